@@ -1,0 +1,311 @@
+"""`python -m aeapp`: repair, vary, augment, damage and info, over the same Engine as the app.
+
+Heavy imports (torch, the model) happen inside each command so `--help` is instant. A bad
+file in a folder is reported on one line and skipped; the exit status is 1 when any file
+failed, 2 for a bad command line or unusable checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+EXIT_FAILED_FILES = 1
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """A problem with the command as a whole: printed on one line, exit status 2."""
+
+
+def _fail(msg: str) -> None:
+    print(f"aeapp: error: {msg}", file=sys.stderr)
+
+
+def _inputs(path: str) -> tuple[list[Path], Path | None]:
+    """(image files, root folder or None) for a file or a folder argument."""
+    from .image_io import list_images
+
+    p = Path(path)
+    if p.is_dir():
+        files = list_images(p)
+        if not files:
+            raise UsageError(f"no images (png, jpg, webp, bmp, tif, gif) found in {p}")
+        return files, p
+    if not p.exists():
+        raise UsageError(f"{p} does not exist")
+    return [p], None
+
+
+def _output_path(src: Path, root: Path | None, out: Path, suffix: str = "", single_file_ok: bool = True) -> Path:
+    """Where the result for `src` goes: `out` itself for a single input with an image suffix,
+    else out/<path relative to root>/<stem><suffix>.png."""
+    from .image_io import WRITE_SUFFIXES
+
+    if root is None and single_file_ok and out.suffix.lower() in WRITE_SUFFIXES:
+        return out
+    rel = src.relative_to(root).parent if root is not None else Path()
+    return out / rel / f"{src.stem}{suffix}.png"
+
+
+def _progress(items, desc: str):
+    from tqdm import tqdm
+
+    return tqdm(items, desc=desc, unit="img", disable=len(items) < 2, file=sys.stderr)
+
+
+def _engine(args):
+    from .engine import get_engine
+
+    try:
+        return get_engine(args.checkpoint, device=args.device)
+    except ValueError as e:  # CheckpointError, or an unavailable device
+        raise UsageError(str(e)) from None
+
+
+def _run_per_file(files, desc: str, work) -> int:
+    """Call work(path) for each file; report failures on one line each and keep going."""
+    failed = 0
+    for path in _progress(files, desc):
+        try:
+            work(path)
+        except (ValueError, OSError) as e:
+            failed += 1
+            print(f"aeapp: {path}: {e}", file=sys.stderr)
+    if failed:
+        print(f"aeapp: {failed} of {len(files)} file(s) failed", file=sys.stderr)
+    return EXIT_FAILED_FILES if failed else 0
+
+
+def _find_mask(mask_dir: Path, stem: str) -> Path:
+    from .image_io import IMAGE_SUFFIXES
+
+    for candidate in sorted(mask_dir.glob(f"{stem}.*")):
+        if candidate.suffix.lower() in IMAGE_SUFFIXES:
+            return candidate
+    raise ValueError(f"no mask named {stem}.* in {mask_dir}")
+
+
+# ---- commands -----------------------------------------------------------------------------
+
+
+def cmd_repair(args) -> int:
+    from .image_io import save_image
+
+    files, root = _inputs(args.input)
+    mask_arg = Path(args.mask) if args.mask else None
+    if mask_arg is not None and not mask_arg.exists():
+        raise UsageError(f"mask {mask_arg} does not exist")
+    out = Path(args.output)
+    if root is not None and out.suffix:
+        raise UsageError(f"the input is a folder, so -o must be a folder, not {out}")
+    engine = _engine(args)
+
+    def work(path: Path):
+        if mask_arg is None:
+            mask = None
+        elif mask_arg.is_dir():
+            mask = _find_mask(mask_arg, path.stem)
+        else:
+            mask = mask_arg
+        result = engine.repair(path, mask, steps=args.steps, strength=args.strength, seed=args.seed)
+        save_image(result, _output_path(path, root, out))
+
+    return _run_per_file(files, "repair", work)
+
+
+def cmd_vary(args) -> int:
+    from .image_io import save_image
+
+    src = Path(args.input)
+    if not src.is_file():
+        raise UsageError(f"{src} is not an image file")
+    engine = _engine(args)
+
+    def work(path: Path):
+        variants = engine.vary(path, strength=args.strength, count=args.count, seed=args.seed)
+        for i, v in enumerate(variants):
+            save_image(v, Path(args.output) / f"{path.stem}_seed{args.seed + i}.png")
+
+    return _run_per_file([src], "vary", work)
+
+
+def cmd_augment(args) -> int:
+    import numpy as np
+
+    from .augment import AugmentSettings, augment
+    from .image_io import save_image
+
+    files, root = _inputs(args.input)
+    if root is None:
+        raise UsageError("augment takes a folder of images")
+    try:
+        settings = AugmentSettings(
+            hflip=args.hflip,
+            vflip=args.vflip,
+            rotation=args.rotation,
+            crop=args.crop,
+            brightness=args.brightness,
+            contrast=args.contrast,
+            saturation=args.saturation,
+        )
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    engine = _engine(args) if args.strength > 0 else None
+    out = Path(args.output)
+    index = {p: i for i, p in enumerate(files)}
+
+    def work(path: Path):
+        from .image_io import load_image
+
+        image = load_image(path)
+        i = index[path]
+        # One seed per (run seed, file index, copy): the same folder gives the same copies.
+        seeds = [int(np.random.SeedSequence([args.seed, i, k]).generate_state(1)[0]) for k in range(args.per_image)]
+        if engine is not None:
+            bases = [engine.vary(image, strength=args.strength, count=1, seed=s)[0] for s in seeds]
+        else:
+            bases = [image] * args.per_image
+        for k, (base, s) in enumerate(zip(bases, seeds)):
+            save_image(augment(base, settings, s), _output_path(path, root, out, f"_aug{k}"))
+        if args.include_original:
+            save_image(image, _output_path(path, root, out))
+
+    code = _run_per_file(files, "augment", work)
+    manifest = {"seed": args.seed, "per_image": args.per_image, "strength": args.strength, "augment": settings.to_dict()}
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "augment.json").write_text(json.dumps(manifest, indent=2))
+    return code
+
+
+def cmd_damage(args) -> int:
+    import numpy as np
+
+    from .damage import apply_damage
+    from .image_io import load_image, save_image
+
+    files, root = _inputs(args.input)
+    out = Path(args.output)
+    index = {p: i for i, p in enumerate(files)}
+
+    def work(path: Path):
+        rng = np.random.default_rng([args.seed, index[path]])
+        damaged, mask = apply_damage(load_image(path), args.kind, rng, sigma=args.sigma)
+        save_image(damaged, _output_path(path, root, out, "_damaged", single_file_ok=False))
+        save_image(mask, _output_path(path, root, out, "_mask", single_file_ok=False))
+
+    return _run_per_file(files, "damage", work)
+
+
+def cmd_info(args) -> int:
+    from .checkpoint import DEFAULT_CHECKPOINT, read_metadata
+
+    path = Path(args.checkpoint or DEFAULT_CHECKPOINT)
+    try:
+        config, info = read_metadata(path)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    if args.json:
+        print(json.dumps({"checkpoint": str(path), "model_config": config.to_dict(), "info": info}, indent=2))
+        return 0
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        params = sum(_numel(f.get_slice(k).get_shape()) for k in f.keys())
+    print(f"checkpoint   {path} ({path.stat().st_size / 2**20:.1f} MiB, {params / 1e6:.2f} M parameters)")
+    print(f"architecture widths {list(config.widths)}, unshuffle {config.unshuffle}, stride {config.stride}, "
+          f"latent {config.latent_channels} channels at 1/{config.stride}")
+    for key in ("command", "data", "training_images", "seed", "steps", "minutes", "device", "world_size", "commit"):
+        if key in info:
+            print(f"{key:<12} {info[key]}")
+    for section in ("validation", "benchmark"):
+        if info.get(section):
+            print(f"{section}:")
+            for k, v in info[section].items():
+                print(f"  {k:<20} {v:.3f}" if isinstance(v, float) else f"  {k:<20} {v}")
+    return 0
+
+
+def _numel(shape) -> int:
+    n = 1
+    for s in shape:
+        n *= int(s)
+    return n
+
+
+# ---- parser -------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m aeapp", description="Image repair and augmentation with a convolutional autoencoder.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def engine_args(sp):
+        sp.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="where to run (default: CUDA if present)")
+        sp.add_argument("--checkpoint", default=None, help="a .safetensors checkpoint (default: the shipped one)")
+
+    r = sub.add_parser("repair", help="fill painted holes, or denoise the whole image without a mask")
+    r.add_argument("input", metavar="IMAGE_OR_DIR")
+    r.add_argument("--mask", metavar="MASK_OR_DIR", help="a mask for every image, or a folder of masks paired by file stem; "
+                   "nonzero or opaque pixels are repaired. Without it: blind restoration")
+    r.add_argument("-o", "--output", required=True, metavar="OUT_FILE_OR_DIR")
+    r.add_argument("--steps", type=int, default=1, help="refinement passes (default 1)")
+    r.add_argument("--strength", type=float, default=0.0, help="latent noise for alternative fills (default 0)")
+    r.add_argument("--seed", type=int, default=0)
+    engine_args(r)
+    r.set_defaults(func=cmd_repair)
+
+    v = sub.add_parser("vary", help="latent-noise variations of one image")
+    v.add_argument("input", metavar="IMAGE")
+    v.add_argument("-o", "--output", required=True, metavar="OUT_DIR")
+    v.add_argument("--strength", type=float, default=1.0, help="noise in standard deviations of the latent (default 1)")
+    v.add_argument("--count", type=int, default=4)
+    v.add_argument("--seed", type=int, default=0)
+    engine_args(v)
+    v.set_defaults(func=cmd_vary)
+
+    a = sub.add_parser("augment", help="a reproducible augmented copy of a folder (keeps sub-folders)")
+    a.add_argument("input", metavar="IN_DIR")
+    a.add_argument("-o", "--output", required=True, metavar="OUT_DIR")
+    a.add_argument("--per-image", type=int, default=4, help="augmented copies per image (default 4)")
+    a.add_argument("--strength", type=float, default=0.5, help="latent noise strength; 0 = classical only (default 0.5)")
+    a.add_argument("--seed", type=int, default=0)
+    a.add_argument("--include-original", action="store_true", help="also write each original as PNG")
+    a.add_argument("--hflip", type=float, default=0.5, help="horizontal flip probability")
+    a.add_argument("--vflip", type=float, default=0.0, help="vertical flip probability")
+    a.add_argument("--rotation", type=float, default=10.0, help="max rotation in degrees")
+    a.add_argument("--crop", type=float, default=0.8, help="smallest crop as a fraction of the area")
+    a.add_argument("--brightness", type=float, default=0.2)
+    a.add_argument("--contrast", type=float, default=0.2)
+    a.add_argument("--saturation", type=float, default=0.2)
+    engine_args(a)
+    a.set_defaults(func=cmd_augment)
+
+    d = sub.add_parser("damage", help="write a synthetically damaged copy and its mask")
+    d.add_argument("input", metavar="IMAGE_OR_DIR")
+    d.add_argument("-o", "--output", required=True, metavar="OUT_DIR")
+    d.add_argument("--kind", required=True, choices=("thin", "thick", "boxes", "scratches", "noise"))
+    d.add_argument("--sigma", type=float, default=25.0, help="noise sigma on the 0..255 scale (kind noise)")
+    d.add_argument("--seed", type=int, default=0)
+    d.set_defaults(func=cmd_damage)
+
+    i = sub.add_parser("info", help="what a checkpoint is, how it was trained, its recorded metrics")
+    i.add_argument("checkpoint", nargs="?", default=None)
+    i.add_argument("--json", action="store_true", help="print the raw metadata as JSON")
+    i.set_defaults(func=cmd_info)
+    return p
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except UsageError as e:
+        _fail(str(e))
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        _fail("interrupted")
+        return 130

@@ -1,0 +1,137 @@
+"""Model and training configuration as plain dataclasses.
+
+Both are saved as JSON: the model config inside every checkpoint (so a checkpoint alone
+rebuilds its model), the training config beside each run and inside the checkpoint it
+produces (so a result can be traced to the command that made it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def _from_dict(cls, data: dict[str, Any]):
+    """Build a dataclass from a dict, refusing unknown keys and restoring tuples."""
+    if not isinstance(data, dict):
+        raise ValueError(f"{cls.__name__} must be a JSON object, got {type(data).__name__}")
+    names = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(names))
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} fields: {', '.join(unknown)}")
+    kwargs = {}
+    for key, value in data.items():
+        default = names[key].default
+        if default is dataclasses.MISSING and names[key].default_factory is not dataclasses.MISSING:
+            default = names[key].default_factory()
+        kwargs[key] = tuple(value) if isinstance(value, list) and isinstance(default, tuple) else value
+    return cls(**kwargs)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture of the repair autoencoder (see aeapp/model.py)."""
+
+    # The first layer folds unshuffle x unshuffle pixel blocks into channels (FFDNet-style)
+    # so no convolution runs at full resolution: that is what keeps a megapixel under a
+    # second on two CPU cores.
+    unshuffle: int = 4
+    # Channels at each encoder level; level i runs at 1 / (unshuffle * 2**i) resolution.
+    widths: tuple[int, ...] = (64, 128, 192)
+    # Residual blocks per level in the encoder and in the decoder.
+    encoder_blocks: tuple[int, ...] = (2, 2, 2)
+    decoder_blocks: tuple[int, ...] = (2, 2, 2)
+    # Fourier blocks (LaMa's FFC idea) at the coarsest level: a global receptive field
+    # for holes a third of the image wide.
+    global_blocks: int = 2
+    # Dilations cycled through the coarsest level's residual blocks.
+    bottleneck_dilations: tuple[int, ...] = (1, 2, 4)
+    # Channels of the latent code at the coarsest level.
+    latent_channels: int = 64
+    # Encoder levels (counted from the finest, 0) whose skip features receive latent noise
+    # along with the code; the finest level stays clean so variants keep sharp texture.
+    noisy_skip_levels: tuple[int, ...] = (1,)
+
+    def __post_init__(self):
+        levels = len(self.widths)
+        if levels < 1 or any(int(w) <= 0 for w in self.widths):
+            raise ValueError("widths must be a non-empty list of positive integers")
+        if len(self.encoder_blocks) != levels or len(self.decoder_blocks) != levels:
+            raise ValueError("encoder_blocks and decoder_blocks need one entry per width")
+        if self.unshuffle < 1 or self.latent_channels < 1 or self.global_blocks < 0:
+            raise ValueError("unshuffle and latent_channels must be positive")
+        if any(not 0 <= i < levels - 1 for i in self.noisy_skip_levels):
+            raise ValueError("noisy_skip_levels must name skip levels (0 .. len(widths) - 2)")
+
+    @property
+    def stride(self) -> int:
+        """Input sides must be a multiple of this (the engine pads to it)."""
+        return self.unshuffle * 2 ** (len(self.widths) - 1)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":
+        return _from_dict(cls, data)
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run needs; parsed from train.py's command line."""
+
+    data: str = "../shared/data/CBSD432"  # folder of training images (searched recursively)
+    val_data: str = "../shared/data/CBSD68"  # folder of validation images
+    out: str = "runs/default"  # run directory: config, logs, state, checkpoints
+    model: ModelConfig = field(default_factory=ModelConfig)
+    seed: int = 0
+    steps: int = 100_000  # stop after this many optimiser steps ...
+    minutes: float = 0.0  # ... or after this many minutes of wall clock (0 = no limit)
+    batch_size: int = 16  # per process
+    crop: int = 128
+    lr: float = 2e-3
+    min_lr: float = 1e-5
+    warmup_steps: int = 500
+    weight_decay: float = 1e-4
+    grad_clip: float = 1.0
+    ema_decay: float = 0.999
+    # The cosine schedule spans `steps`; with a wall-clock budget, estimate the step count
+    # the budget allows after `schedule_probe_steps` and shrink the schedule to fit.
+    schedule_probe_steps: int = 50
+    # Damage mixture: probability of holes only, noise only, or both.
+    p_holes: float = 0.5
+    p_noise: float = 0.25
+    max_sigma: float = 55.0  # noise sigma on the 0..255 scale, drawn uniformly from [0, max]
+    hole_weight: float = 2.0  # extra L1 weight inside holes
+    fft_weight: float = 0.05  # weight of the L1 loss between amplitude spectra
+    refine_prob: float = 0.15  # fraction of steps that teach refinement (holes pre-filled)
+    latent_noise_prob: float = 0.3  # fraction of samples whose latent gets noise
+    latent_noise_max: float = 1.0  # strength drawn uniformly from [0, max]
+    val_images: int = 16  # validation images, each damaged once per kind with a fixed seed
+    val_crop: int = 256  # centre crop of each validation image
+    val_every: int = 1000
+    save_every: int = 500
+    log_every: int = 50
+    workers: int = 0  # DataLoader worker processes
+    device: str = "auto"
+    amp: bool = True  # bfloat16 autocast on CUDA
+    channels_last: bool = True
+    compile: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["model"] = self.model.to_dict()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+        data = dict(data)
+        model = ModelConfig.from_dict(data.pop("model", {}))
+        cfg = _from_dict(cls, data)
+        cfg.model = model
+        return cfg
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)

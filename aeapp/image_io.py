@@ -1,0 +1,209 @@
+"""Turn what users have into float32 RGB HxWx3 arrays in [0,1], and back into files.
+
+Accepts paths, bytes, file objects, PIL images and numpy arrays. Applies the EXIF
+orientation, flattens palette, grayscale, CMYK and 16-bit images to RGB, keeps the alpha
+channel apart (fully transparent pixels can become holes), takes the first frame of an
+animation, and refuses decompression bombs, truncated files and non-images with a
+ValueError whose message a user understands.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+
+# Formats we promise to read. Pillow knows many more (PSD, ICO, EPS...) whose parsers are
+# rarely exercised; refusing them keeps the attack surface small.
+READ_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "TIFF", "GIF")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif")
+WRITE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+DEFAULT_MAX_PIXELS = 50_000_000  # a 24 MP photo fits twice; a 100k x 100k bomb does not
+
+ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+
+@dataclass
+class LoadedImage:
+    """An image as the package sees it.
+
+    rgb: float32 HxWx3 in [0,1]. transparent: bool HxW, True where alpha is 0, or None when
+    the image has no alpha channel (or no fully transparent pixel).
+    """
+
+    rgb: np.ndarray
+    transparent: np.ndarray | None = None
+
+
+def _describe(source) -> str:
+    if isinstance(source, (str, os.PathLike)):
+        return str(source)
+    return "the uploaded image"
+
+
+def _open(source, max_pixels: int) -> Image.Image:
+    name = _describe(source)
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if not path.exists():
+            raise ValueError(f"{name} does not exist")
+        if path.is_dir():
+            raise ValueError(f"{name} is a folder, not an image file")
+        if path.stat().st_size == 0:
+            raise ValueError(f"{name} is an empty file (0 bytes), not an image")
+        fp = path
+    elif isinstance(source, (bytes, bytearray, memoryview)):
+        if len(source) == 0:
+            raise ValueError(f"{name} is empty (0 bytes), not an image")
+        fp = io.BytesIO(bytes(source))
+    else:
+        fp = source
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(fp, formats=READ_FORMATS)
+    except UnidentifiedImageError:
+        raise ValueError(
+            f"{name} is not an image aeapp can read; use PNG, JPEG, WebP, BMP, TIFF or GIF"
+        ) from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ValueError(f"{name} declares too many pixels to open safely (limit {max_pixels:,} pixels)") from None
+    except OSError as e:
+        raise ValueError(f"{name} could not be read: {e}") from None
+    w, h = img.size
+    if w * h > max_pixels:
+        raise ValueError(
+            f"{name} is {w}x{h} ({w * h / 1e6:.1f} megapixels); the limit is {max_pixels / 1e6:.0f} megapixels"
+        )
+    if w < 1 or h < 1:
+        raise ValueError(f"{name} has no pixels ({w}x{h})")
+    return img
+
+
+def _pil_to_arrays(img: Image.Image, name: str) -> LoadedImage:
+    try:
+        if getattr(img, "n_frames", 1) > 1:
+            img.seek(0)  # animations: the first frame
+        img.load()
+        img = ImageOps.exif_transpose(img)
+    except (OSError, SyntaxError, ValueError) as e:
+        raise ValueError(f"{name} is damaged or truncated and could not be decoded ({e})") from None
+    mode = img.mode
+    alpha = None
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+        gray = np.asarray(img, dtype=np.float32)
+        rgb = np.repeat((np.clip(gray, 0, 65535) / 65535.0)[..., None], 3, axis=2)
+        return LoadedImage(rgb.astype(np.float32))
+    if mode == "F":
+        gray = np.asarray(img, dtype=np.float32)
+        gray = np.nan_to_num(gray)
+        gray = gray / 255.0 if gray.max(initial=0) > 1.0 else gray
+        return LoadedImage(np.repeat(np.clip(gray, 0, 1)[..., None], 3, axis=2).astype(np.float32))
+    if mode == "P" and "transparency" in img.info:
+        img = img.convert("RGBA")
+    elif mode in ("LA", "PA", "RGBa", "La"):
+        img = img.convert("RGBA")
+    if img.mode == "RGBA":
+        arr = np.asarray(img)
+        alpha = arr[..., 3]
+        rgb = arr[..., :3]
+    else:
+        rgb = np.asarray(img.convert("RGB"))
+    rgb = rgb.astype(np.float32) / 255.0
+    transparent = None
+    if alpha is not None and (alpha == 0).any():
+        transparent = alpha == 0
+    return LoadedImage(np.ascontiguousarray(rgb), transparent)
+
+
+def _array_to_loaded(arr: np.ndarray) -> LoadedImage:
+    arr = np.asarray(arr)
+    if arr.ndim == 2:
+        arr = arr[..., None]
+    if arr.ndim != 3 or arr.shape[2] not in (1, 3, 4) or arr.shape[0] < 1 or arr.shape[1] < 1:
+        raise ValueError(f"an image array must be HxW, HxWx1, HxWx3 or HxWx4, got shape {arr.shape}")
+    if arr.dtype == np.uint8:
+        f = arr.astype(np.float32) / 255.0
+    elif arr.dtype == np.uint16:
+        f = arr.astype(np.float32) / 65535.0
+    elif np.issubdtype(arr.dtype, np.floating):
+        f = np.clip(np.nan_to_num(arr.astype(np.float32)), 0.0, 1.0)
+    elif arr.dtype == bool:
+        f = arr.astype(np.float32)
+    else:
+        raise ValueError(f"unsupported image array dtype {arr.dtype}; use uint8, uint16 or float in [0,1]")
+    transparent = None
+    if f.shape[2] == 4:
+        transparent = f[..., 3] == 0
+        transparent = transparent if transparent.any() else None
+        f = f[..., :3]
+    elif f.shape[2] == 1:
+        f = np.repeat(f, 3, axis=2)
+    return LoadedImage(np.ascontiguousarray(f, dtype=np.float32), transparent)
+
+
+def read_image(source, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
+    """Read a path, bytes, file object, PIL image or array into a LoadedImage."""
+    if isinstance(source, np.ndarray):
+        h, w = source.shape[:2]
+        if h * w > max_pixels:
+            raise ValueError(f"the image is {w}x{h}; the limit is {max_pixels / 1e6:.0f} megapixels")
+        return _array_to_loaded(source)
+    if isinstance(source, Image.Image):
+        w, h = source.size
+        if w * h > max_pixels:
+            raise ValueError(f"the image is {w}x{h}; the limit is {max_pixels / 1e6:.0f} megapixels")
+        return _pil_to_arrays(source, "the image")
+    img = _open(source, max_pixels)
+    try:
+        return _pil_to_arrays(img, _describe(source))
+    finally:
+        img.close()
+
+
+def load_image(source, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Read any supported image source as float32 RGB HxWx3 in [0,1]."""
+    return read_image(source, max_pixels).rgb
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """float [0,1] HxWx3 (or HxW) -> uint8, rounded."""
+    return (np.clip(np.nan_to_num(image), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def to_pil(image: np.ndarray) -> Image.Image:
+    return Image.fromarray(to_uint8(image))
+
+
+def save_image(image: np.ndarray, path: str | os.PathLike) -> Path:
+    """Write a float [0,1] RGB image (or a bool/float HxW mask) in the format the suffix names."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in WRITE_SUFFIXES:
+        raise ValueError(f"cannot write {path}: use one of {', '.join(WRITE_SUFFIXES)}")
+    arr = image.astype(np.float32) if image.dtype == bool else image
+    pil = Image.fromarray(to_uint8(arr))
+    options = {"quality": 95} if suffix in (".jpg", ".jpeg", ".webp") else {}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pil.save(path, **options)
+    return path
+
+
+def encode_png(image: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    to_pil(image).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def list_images(folder: str | os.PathLike, recursive: bool = True) -> list[Path]:
+    """Image files under `folder` by suffix, sorted for reproducibility."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ValueError(f"{folder} is not a folder")
+    pattern = "**/*" if recursive else "*"
+    return sorted(p for p in folder.glob(pattern) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)

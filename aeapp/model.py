@@ -1,0 +1,173 @@
+"""The repair autoencoder.
+
+A U-shaped convolutional autoencoder that works at low resolution: pixel-unshuffle folds
+4x4 blocks into channels, so the finest convolution runs at a quarter of the input's
+side. The coarsest level mixes dilated residual blocks with Fourier blocks (LaMa's fast
+Fourier convolution, simplified) for a global receptive field. The decoder predicts a
+residual that is added to the input (holes zeroed, or filled by a previous pass), so denoising only has to learn the
+noise, and holes the content.
+
+The latent code is the coarsest feature map together with the skip features named in
+`ModelConfig.noisy_skip_levels`; `decode(encode(x, m) + noise)` is how variations are made.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import ModelConfig
+
+
+@dataclass
+class Latent:
+    """Encoder output: `code` at the coarsest level and one skip tensor per finer level.
+
+    All tensors are NCHW; `skips[i]` is at 1 / (unshuffle * 2**i) of the input side.
+    """
+
+    code: torch.Tensor
+    skips: list[torch.Tensor]
+    input: torch.Tensor  # the RGB input, to which the decoder's residual is added
+    size: tuple[int, int] | None = None  # (h, w) before padding, set by the engine
+
+
+class ResBlock(nn.Module):
+    def __init__(self, channels: int, dilation: int = 1):
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=dilation, dilation=dilation)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
+        # Start each block as the identity: deep stacks without normalisation train stably.
+        nn.init.zeros_(self.conv2.weight)
+        nn.init.zeros_(self.conv2.bias)
+
+    def forward(self, x):
+        return x + self.conv2(F.silu(self.conv1(x)))
+
+
+class FourierUnit(nn.Module):
+    """A 1x1 convolution in the 2-D frequency domain: every output sees the whole map."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.conv = nn.Conv2d(2 * channels, 2 * channels, 1)
+
+    def forward(self, x):
+        h, w = x.shape[-2:]
+        # FFTs run in float32: half-precision cuFFT only takes power-of-two sizes.
+        spec = torch.fft.rfft2(x.float(), norm="ortho")
+        spec = torch.cat([spec.real, spec.imag], dim=1).to(x.dtype)
+        real, imag = F.silu(self.conv(spec)).float().chunk(2, dim=1)
+        return torch.fft.irfft2(torch.complex(real, imag), s=(h, w), norm="ortho").to(x.dtype)
+
+
+class GlobalBlock(nn.Module):
+    """Residual block whose two branches are local (3x3) and global (Fourier)."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.local = nn.Conv2d(channels, channels, 3, padding=1)
+        self.spectral = FourierUnit(channels)
+        self.fuse = nn.Conv2d(2 * channels, channels, 1)
+        nn.init.zeros_(self.fuse.weight)
+        nn.init.zeros_(self.fuse.bias)
+
+    def forward(self, x):
+        y = torch.cat([F.silu(self.local(x)), self.spectral(x)], dim=1)
+        return x + self.fuse(y)
+
+
+def _blocks(channels: int, count: int, dilations=(1,)) -> nn.Sequential:
+    return nn.Sequential(*[ResBlock(channels, dilations[i % len(dilations)]) for i in range(count)])
+
+
+class ConvAutoencoder(nn.Module):
+    """Image + mask -> latent -> repaired image. Built only from a ModelConfig.
+
+    Inputs are NCHW float tensors: `image` (N,3,H,W) in [0,1], `mask` (N,1,H,W) with 1 where a
+    pixel is to be repaired; H and W must be multiples of `config.stride`.
+    """
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        w = list(config.widths)
+        levels = len(w)
+        r = config.unshuffle
+        self.stem = nn.Conv2d(4 * r * r, w[0], 3, padding=1)
+        self.enc = nn.ModuleList()
+        self.down = nn.ModuleList()
+        for i in range(levels):
+            last = i == levels - 1
+            dil = config.bottleneck_dilations if last else (1,)
+            self.enc.append(_blocks(w[i], config.encoder_blocks[i], dil))
+            if not last:
+                self.down.append(nn.Conv2d(w[i], w[i + 1], 2, stride=2))
+        self.global_blocks = nn.Sequential(*[GlobalBlock(w[-1]) for _ in range(config.global_blocks)])
+        self.to_latent = nn.Conv2d(w[-1], config.latent_channels, 1)
+        self.from_latent = nn.Conv2d(config.latent_channels, w[-1], 1)
+        self.dec = nn.ModuleList()
+        self.up = nn.ModuleList()
+        self.merge = nn.ModuleList()
+        for i in reversed(range(levels)):
+            last = i == levels - 1
+            dil = config.bottleneck_dilations if last else (1,)
+            self.dec.append(_blocks(w[i], config.decoder_blocks[i], dil))
+            if i > 0:
+                self.up.append(nn.Sequential(nn.Conv2d(w[i], 4 * w[i - 1], 1), nn.PixelShuffle(2)))
+                self.merge.append(nn.Conv2d(2 * w[i - 1], w[i - 1], 1))
+        self.head = nn.Conv2d(w[0], 3 * r * r, 3, padding=1)
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
+
+    def encode(self, image: torch.Tensor, mask: torch.Tensor) -> Latent:
+        """Encode an image whose holes (mask 1) hold zeros on a first pass, or a previous
+        fill when refining; the mask channel tells the model which pixels to distrust."""
+        x = F.pixel_unshuffle(torch.cat([image, mask], dim=1), self.config.unshuffle)
+        x = self.stem(x)
+        skips = []
+        for i, blocks in enumerate(self.enc):
+            x = blocks(x)
+            if i < len(self.down):
+                skips.append(x)
+                x = self.down[i](x)
+        x = self.global_blocks(x)
+        return Latent(code=self.to_latent(x), skips=skips, input=image)
+
+    def decode(self, latent: Latent) -> torch.Tensor:
+        x = self.from_latent(latent.code)
+        for j, blocks in enumerate(self.dec):
+            x = blocks(x)
+            if j < len(self.up):
+                skip = latent.skips[len(latent.skips) - 1 - j]
+                x = self.merge[j](torch.cat([self.up[j](x), skip], dim=1))
+        residual = F.pixel_shuffle(self.head(x), self.config.unshuffle)
+        return latent.input + residual
+
+    def add_latent_noise(self, latent: Latent, strength, generator: torch.Generator | None = None) -> Latent:
+        """Add `strength` standard deviations of Gaussian noise to the latent code.
+
+        The spread is measured per sample and per channel on the latent itself, so strength 1
+        means one standard deviation whatever the image. `strength` is a float or a (N,)
+        tensor (one strength per sample, as training uses). Noise is drawn on the generator's
+        device (CPU by default) and then moved, so a seed gives the same noise everywhere.
+        """
+        s = torch.as_tensor(strength, dtype=torch.float32).reshape(-1, 1, 1, 1)
+
+        def noisy(t: torch.Tensor) -> torch.Tensor:
+            spread = t.float().std(dim=(2, 3), keepdim=True)
+            gen_device = generator.device if generator is not None else torch.device("cpu")
+            eps = torch.randn(t.shape, generator=generator, device=gen_device, dtype=torch.float32)
+            return (t.float() + s.to(t.device) * spread * eps.to(t.device)).to(t.dtype)
+
+        skips = [noisy(t) if i in self.config.noisy_skip_levels else t for i, t in enumerate(latent.skips)]
+        return Latent(code=noisy(latent.code), skips=skips, input=latent.input, size=latent.size)
+
+    def forward(self, image: torch.Tensor, mask: torch.Tensor, strength=0.0, generator=None) -> torch.Tensor:
+        latent = self.encode(image, mask)
+        if (strength.any() if torch.is_tensor(strength) else strength):
+            latent = self.add_latent_noise(latent, strength, generator)
+        return self.decode(latent)

@@ -1,0 +1,148 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from aeapp import cli
+from aeapp.image_io import load_image, save_image
+
+from .conftest import make_photo
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def folder(tmp_path):
+    src = tmp_path / "photos"
+    (src / "sub").mkdir(parents=True)
+    save_image(make_photo(32, 40, seed=1), src / "a.png")
+    save_image(make_photo(24, 36, seed=2), src / "sub" / "b.jpg")
+    return src
+
+
+def _mask(h, w):
+    m = np.zeros((h, w), bool)
+    m[4:10, 6:20] = True
+    return m
+
+
+def test_repair_folder_with_masks_paired_by_stem(folder, tmp_path, tiny_checkpoint):
+    masks = tmp_path / "masks"
+    save_image(_mask(32, 40), masks / "a.png")
+    save_image(_mask(24, 36), masks / "b.png")
+    out = tmp_path / "out"
+    code = cli.main(["repair", str(folder), "--mask", str(masks), "-o", str(out), "--checkpoint", str(tiny_checkpoint)])
+    assert code == 0
+    a = load_image(out / "a.png")
+    assert a.shape == (32, 40, 3)
+    original = load_image(folder / "a.png")
+    m = _mask(32, 40)
+    assert np.array_equal(a[~m], original[~m]) and not np.array_equal(a[m], original[m])
+    assert (out / "sub" / "b.png").exists()  # sub-folders are kept
+
+
+def test_one_mask_for_a_whole_folder(tmp_path, tiny_checkpoint):
+    src = tmp_path / "same"
+    src.mkdir()
+    for i in range(3):
+        save_image(make_photo(32, 40, seed=i), src / f"{i}.png")
+    save_image(_mask(32, 40), tmp_path / "watermark.png")
+    out = tmp_path / "out"
+    assert cli.main(["repair", str(src), "--mask", str(tmp_path / "watermark.png"), "-o", str(out), "--checkpoint", str(tiny_checkpoint)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["0.png", "1.png", "2.png"]
+
+
+def test_bad_file_in_a_folder_is_reported_and_the_rest_processed(folder, tmp_path, tiny_checkpoint, capsys):
+    (folder / "broken.png").write_bytes(b"not a png")
+    out = tmp_path / "out"
+    code = cli.main(["repair", str(folder), "-o", str(out), "--checkpoint", str(tiny_checkpoint)])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "broken.png" in err and "Traceback" not in err
+    assert (out / "a.png").exists() and (out / "sub" / "b.png").exists()
+
+
+def test_missing_mask_for_one_image_fails_only_that_image(folder, tmp_path, tiny_checkpoint, capsys):
+    masks = tmp_path / "masks"
+    save_image(_mask(32, 40), masks / "a.png")
+    out = tmp_path / "out"
+    assert cli.main(["repair", str(folder), "--mask", str(masks), "-o", str(out), "--checkpoint", str(tiny_checkpoint)]) == 1
+    assert "no mask named b.*" in capsys.readouterr().err
+    assert (out / "a.png").exists()
+
+
+def test_single_file_to_named_output(tmp_path, folder, tiny_checkpoint):
+    out = tmp_path / "fixed.jpg"
+    assert cli.main(["repair", str(folder / "a.png"), "-o", str(out), "--checkpoint", str(tiny_checkpoint)]) == 0
+    assert load_image(out).shape == (32, 40, 3)
+
+
+def test_vary_writes_count_variants(tmp_path, folder, tiny_checkpoint):
+    out = tmp_path / "var"
+    assert cli.main(["vary", str(folder / "a.png"), "-o", str(out), "--count", "3", "--seed", "5", "--strength", "1", "--checkpoint", str(tiny_checkpoint)]) == 0
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["a_seed5.png", "a_seed6.png", "a_seed7.png"]
+    assert not np.array_equal(load_image(out / names[0]), load_image(out / names[1]))
+
+
+def test_augment_is_reproducible_and_keeps_structure(tmp_path, folder, tiny_checkpoint):
+    runs = []
+    for name in ("one", "two"):
+        out = tmp_path / name
+        assert cli.main(["augment", str(folder), "-o", str(out), "--per-image", "2", "--strength", "0.5", "--seed", "3", "--checkpoint", str(tiny_checkpoint)]) == 0
+        runs.append(out)
+    files = sorted(p.relative_to(runs[0]).as_posix() for p in runs[0].rglob("*.png"))
+    assert files == ["a_aug0.png", "a_aug1.png", "sub/b_aug0.png", "sub/b_aug1.png"]
+    for f in files:
+        assert np.array_equal(load_image(runs[0] / f), load_image(runs[1] / f))
+    assert not np.array_equal(load_image(runs[0] / "a_aug0.png"), load_image(runs[0] / "a_aug1.png"))
+    assert json.loads((runs[0] / "augment.json").read_text())["per_image"] == 2
+
+
+def test_damage_writes_image_and_mask_reproducibly(tmp_path, folder):
+    outs = []
+    for name in ("x", "y"):
+        out = tmp_path / name
+        assert cli.main(["damage", str(folder / "a.png"), "-o", str(out), "--kind", "thick", "--seed", "1"]) == 0
+        outs.append(out)
+    mask = load_image(outs[0] / "a_mask.png")[..., 0] > 0.5
+    damaged = load_image(outs[0] / "a_damaged.png")
+    assert mask.any() and np.all(damaged[mask] == 0)
+    assert np.array_equal(damaged, load_image(outs[1] / "a_damaged.png"))
+
+
+def test_info_prints_the_recorded_metrics(tiny_checkpoint, capsys):
+    assert cli.main(["info", str(tiny_checkpoint)]) == 0
+    out = capsys.readouterr().out
+    assert "widths [8, 16]" in out and "score" in out
+    assert cli.main(["info", str(tiny_checkpoint), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["model_config"]["widths"] == [8, 16]
+
+
+def test_corrupt_checkpoint_is_one_line_and_exit_2(tmp_path, folder, capsys):
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"\x00" * 100)
+    code = cli.main(["repair", str(folder), "-o", str(tmp_path / "o"), "--checkpoint", str(bad)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert err.startswith("aeapp: error: checkpoint") and "bad.safetensors" in err and "\n" not in err
+
+
+def test_missing_input_is_exit_2(tmp_path, capsys):
+    assert cli.main(["damage", str(tmp_path / "nothing"), "-o", str(tmp_path), "--kind", "thin"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["repair", "vary", "augment", "damage", "info"])
+def test_every_subcommand_has_help(command):
+    result = subprocess.run([sys.executable, "-m", "aeapp", command, "--help"], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0 and "usage:" in result.stdout
+
+
+def test_bad_arguments_exit_non_zero_without_traceback():
+    result = subprocess.run([sys.executable, "-m", "aeapp", "damage", "x.png", "-o", "o", "--kind", "blobs"],
+                            capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 2 and "invalid choice" in result.stderr and "Traceback" not in result.stderr

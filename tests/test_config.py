@@ -1,0 +1,38 @@
+import json
+
+import pytest
+
+from aeapp.config import ModelConfig, TrainConfig
+
+
+def test_model_config_round_trips_through_json():
+    cfg = ModelConfig(widths=(8, 16, 32), encoder_blocks=(1, 2, 3), decoder_blocks=(1, 1, 1))
+    again = ModelConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))
+    assert again == cfg
+    assert again.stride == cfg.unshuffle * 4
+
+
+def test_train_config_round_trips_with_nested_model():
+    cfg = TrainConfig(seed=7, model=ModelConfig(latent_channels=8))
+    again = TrainConfig.from_dict(json.loads(cfg.to_json()))
+    assert again == cfg
+
+
+def test_unknown_fields_are_refused():
+    with pytest.raises(ValueError, match="unknown ModelConfig fields: colour"):
+        ModelConfig.from_dict({"colour": 3})
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"widths": ()},
+        {"widths": (8, 16), "encoder_blocks": (1,), "decoder_blocks": (1, 1)},
+        {"latent_channels": 0},
+        {"noisy_skip_levels": (5,)},
+    ],
+)
+def test_invalid_model_configs_are_refused(kwargs):
+    base = {"widths": (8, 16), "encoder_blocks": (1, 1), "decoder_blocks": (1, 1), "noisy_skip_levels": ()}
+    with pytest.raises(ValueError):
+        ModelConfig(**{**base, **kwargs})

@@ -1,0 +1,213 @@
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from aeapp import engine as engine_mod
+from aeapp.engine import Engine, get_engine
+
+from .conftest import make_photo
+
+
+def _hole(shape, box=(10, 20, 12, 30)):
+    m = np.zeros(shape, bool)
+    y0, y1, x0, x1 = box
+    m[y0:y1, x0:x1] = True
+    return m
+
+
+@pytest.mark.parametrize("h,w", [(40, 52), (17, 9), (1, 1), (3, 50)])
+def test_unmasked_pixels_are_exact_for_odd_sizes(engine, h, w):
+    img = make_photo(h, w)
+    mask = np.zeros((h, w), bool)
+    mask[h // 2, w // 2] = True
+    if h * w == 1:
+        with pytest.raises(ValueError, match="covers the whole image"):
+            engine.repair(img, mask)
+        return
+    out = engine.repair(img, mask)
+    assert out.shape == img.shape and out.dtype == np.float32
+    assert np.array_equal(out[~mask], img[~mask])
+    assert 0.0 <= out.min() and out.max() <= 1.0
+
+
+def test_holes_are_filled_from_context_not_left_black(engine, photo):
+    mask = _hole(photo.shape[:2])
+    out = engine.repair(photo, mask)
+    assert not np.array_equal(out[mask], np.zeros_like(out[mask]))
+
+
+def test_empty_mask_is_blind_restoration_of_the_whole_image(engine, photo):
+    out = engine.repair(photo)
+    assert out.shape == photo.shape
+    assert np.abs(out - photo).mean() > 1e-4  # the tiny random model changes every pixel
+    assert np.array_equal(out, engine.repair(photo, np.zeros(photo.shape[:2], bool)))
+
+
+def test_full_mask_is_a_clear_error(engine, photo):
+    with pytest.raises(ValueError, match="covers the whole image"):
+        engine.repair(photo, np.ones(photo.shape[:2], bool))
+
+
+def test_strength_zero_is_deterministic_and_ignores_seed(engine, photo):
+    mask = _hole(photo.shape[:2])
+    a = engine.repair(photo, mask, strength=0.0, seed=1)
+    b = engine.repair(photo, mask, strength=0.0, seed=2)
+    assert np.array_equal(a, b)
+
+
+def test_strength_gives_different_fills_per_seed_and_same_fill_per_seed(engine, photo):
+    mask = _hole(photo.shape[:2])
+    a = engine.repair(photo, mask, strength=1.0, seed=1)
+    b = engine.repair(photo, mask, strength=1.0, seed=1)
+    c = engine.repair(photo, mask, strength=1.0, seed=2)
+    assert np.array_equal(a, b)
+    assert np.abs(a[mask] - c[mask]).mean() > 1e-3
+    assert np.array_equal(a[~mask], photo[~mask]) and np.array_equal(c[~mask], photo[~mask])
+
+
+def test_refinement_steps_run_and_keep_known_pixels(engine, photo):
+    mask = _hole(photo.shape[:2])
+    one = engine.repair(photo, mask, steps=1)
+    three = engine.repair(photo, mask, steps=3)
+    assert np.array_equal(three[~mask], photo[~mask])
+    assert not np.array_equal(one, three)  # later passes see the previous fill
+    with pytest.raises(ValueError, match="steps must be between 1 and 16"):
+        engine.repair(photo, mask, steps=0)
+
+
+def test_bad_strength_is_refused(engine, photo):
+    with pytest.raises(ValueError, match="strength"):
+        engine.repair(photo, strength=-1)
+
+
+def test_mask_of_another_size_is_refused(engine, photo):
+    with pytest.raises(ValueError, match="the mask is"):
+        engine.repair(photo, np.zeros((10, 10), bool))
+
+
+def test_transparent_pixels_become_holes(engine, photo):
+    rgba = np.dstack([photo, np.ones(photo.shape[:2], np.float32)])
+    rgba[5:9, 5:9, 3] = 0.0
+    out = engine.repair(rgba)
+    expected = engine.repair(photo, _hole(photo.shape[:2], (5, 9, 5, 9)))
+    assert np.array_equal(out, expected)
+
+
+def test_paths_and_uint8_arrays_are_accepted(engine, photo, tmp_path):
+    from aeapp.image_io import save_image, to_uint8
+
+    save_image(photo, tmp_path / "p.png")
+    mask = _hole(photo.shape[:2])
+    save_image(mask, tmp_path / "m.png")
+    from_files = engine.repair(tmp_path / "p.png", tmp_path / "m.png")
+    from_arrays = engine.repair(to_uint8(photo), to_uint8(mask.astype(np.float32)))
+    assert np.array_equal(from_files, from_arrays)
+
+
+def test_large_images_are_tiled_with_blended_seams(tiny_model, photo):
+    big = make_photo(70, 90)
+    mask = _hole(big.shape[:2], (30, 40, 10, 80))
+    tiled = Engine(tiny_model, torch.device("cpu"), torch.float32, tile=32, overlap=8)
+    whole = Engine(tiny_model, torch.device("cpu"), torch.float32)
+    assert len(engine_mod._tile_starts(70, tiled.tile, tiled.overlap)) > 1
+    steps = []
+    out = tiled.repair(big, mask, progress=lambda f, msg: steps.append(f))
+    assert out.shape == big.shape and np.isfinite(out).all()
+    assert np.array_equal(out[~mask], big[~mask])
+    assert steps and steps[-1] == pytest.approx(1.0)
+    # Tiling only changes what the model sees near seams: the fill stays close to untiled.
+    assert np.abs(out[mask] - whole.repair(big, mask)[mask]).mean() < 0.2
+
+
+def test_tile_weights_cover_every_pixel():
+    starts = engine_mod._tile_starts(100, 32, 8)
+    covered = np.zeros(100, bool)
+    for s in starts:
+        covered[s : s + 32] = True
+    assert covered.all() and starts[-1] == 68
+    assert (engine_mod._ramp(32, 8) > 0).all()
+
+
+def test_vary_gives_distinct_reproducible_variants(engine, photo):
+    a = engine.vary(photo, strength=1.0, count=3, seed=10)
+    b = engine.vary(photo, strength=1.0, count=3, seed=10)
+    assert len(a) == 3 and all(v.shape == photo.shape for v in a)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert np.abs(a[0] - a[1]).mean() > 1e-3
+    # Variant i is seed + i: the second of a run starting at 10 is the first of one at 11.
+    assert np.array_equal(a[1], engine.vary(photo, strength=1.0, count=1, seed=11)[0])
+
+
+def test_vary_with_a_mask_only_changes_holes(engine, photo):
+    mask = _hole(photo.shape[:2])
+    for v in engine.vary(photo, strength=1.0, count=2, seed=0, mask=mask):
+        assert np.array_equal(v[~mask], photo[~mask])
+
+
+def test_vary_count_is_checked(engine, photo):
+    with pytest.raises(ValueError, match="count"):
+        engine.vary(photo, count=0)
+
+
+def test_encode_decode_matches_repair(engine, photo):
+    latent = engine.encode(photo)
+    assert latent.size == photo.shape[:2]
+    assert np.allclose(engine.decode(latent), engine.repair(photo), atol=1e-6)
+    assert not np.array_equal(engine.decode(latent, strength=1.0, seed=0), engine.decode(latent))
+
+
+def test_concurrent_calls_match_sequential_ones(engine):
+    images = [make_photo(24 + 4 * i, 30, seed=i) for i in range(6)]
+    expected = [engine.repair(img, strength=0.5, seed=i) for i, img in enumerate(images)]
+    results = [None] * len(images)
+
+    def work(i):
+        results[i] = engine.repair(images[i], strength=0.5, seed=i)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(images))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(np.array_equal(r, e) for r, e in zip(results, expected))
+
+
+def test_extreme_inputs_give_finite_output(engine):
+    for img in (np.zeros((16, 16, 3), np.float32), np.ones((16, 16, 3), np.float32),
+                np.random.default_rng(0).random((16, 16, 3)).astype(np.float32)):
+        out = engine.repair(img, strength=2.0)
+        assert np.isfinite(out).all() and out.min() >= 0 and out.max() <= 1
+
+
+def test_get_engine_caches_per_checkpoint_and_device(tiny_checkpoint, tmp_path):
+    a = get_engine(tiny_checkpoint, device="cpu")
+    b = get_engine(str(tiny_checkpoint), device="cpu")
+    assert a is b
+    assert a.dtype == torch.float32 and a.device.type == "cpu"
+
+
+def test_unknown_device_is_a_clear_error(tiny_checkpoint):
+    with pytest.raises(ValueError, match="unknown device"):
+        get_engine(tiny_checkpoint, device="tpu")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA present")
+def test_asking_for_cuda_without_it_is_a_clear_error(tiny_checkpoint):
+    with pytest.raises(ValueError, match="no CUDA device"):
+        get_engine(tiny_checkpoint, device="cuda")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_half_precision_on_cuda_is_finite_and_close_to_float32(tiny_model, photo):
+    import copy
+
+    full = Engine(copy.deepcopy(tiny_model), torch.device("cpu"), torch.float32)
+    half = Engine(tiny_model, torch.device("cuda"), torch.float16)
+    mask = _hole(photo.shape[:2])
+    for extreme in (photo, np.zeros_like(photo), np.ones_like(photo)):
+        a, b = half.repair(extreme, mask), full.repair(extreme, mask)
+        assert np.isfinite(a).all()
+        assert np.abs(a - b).max() < 0.05
+

@@ -1,0 +1,134 @@
+"""Training data: random crops of a folder of photos, damaged on the fly by aeapp.damage.
+
+Images are decoded once into memory as uint8 (CBSD432 is about 200 MB), so each step costs
+only a crop, a flip and the damage. Batches are made by an IterableDataset whose random
+stream is seeded by (seed, rank, worker, start step): runs are reproducible, every process
+sees different crops, and a resumed run does not replay the crops it has already seen.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import IterableDataset, get_worker_info
+
+from aeapp import damage, image_io
+from aeapp.config import TrainConfig
+
+VAL_KINDS = ("thin", "thick", "boxes", "scratches", "noise25", "noise50")
+
+
+def load_folder(folder: str | Path, min_side: int = 0, limit: int | None = None) -> list[np.ndarray]:
+    """Decode every readable image under `folder` (recursively) as uint8 HxWx3.
+
+    Files that cannot be decoded, or are smaller than `min_side`, are skipped with a warning.
+    """
+    paths = image_io.list_images(folder)
+    images = []
+    for path in paths[:limit] if limit else paths:
+        try:
+            rgb = image_io.load_image(path)
+        except ValueError as e:
+            warnings.warn(f"skipped: {e}", stacklevel=2)
+            continue
+        if min(rgb.shape[:2]) < min_side:
+            warnings.warn(f"skipping {path}: smaller than {min_side} px", stacklevel=2)
+            continue
+        images.append(image_io.to_uint8(rgb))
+    if not images:
+        raise ValueError(f"no usable images found under {folder}")
+    return images
+
+
+def damage_sample(clean: np.ndarray, rng: np.random.Generator, cfg: TrainConfig, scale: float):
+    """Damage one float32 HxWx3 crop with the training mixture; returns (input, mask)."""
+    h, w = clean.shape[:2]
+    r = rng.random()
+    holes = r < cfg.p_holes or r >= cfg.p_holes + cfg.p_noise
+    noise = r >= cfg.p_holes
+    image = clean
+    if noise:
+        image = damage.add_gaussian_noise(clean, rng.uniform(0.0, cfg.max_sigma), rng)
+    mask = damage.mixed_mask(h, w, rng, scale=scale) if holes else np.zeros((h, w), bool)
+    return image, mask
+
+
+def random_crop(img: np.ndarray, crop: int, rng: np.random.Generator) -> np.ndarray:
+    """A crop x crop window with a random flip and 90-degree rotation, as float32 [0,1]."""
+    h, w = img.shape[:2]
+    if h < crop or w < crop:
+        img = np.pad(img, ((0, max(0, crop - h)), (0, max(0, crop - w)), (0, 0)), mode="reflect")
+        h, w = img.shape[:2]
+    y = int(rng.integers(0, h - crop + 1))
+    x = int(rng.integers(0, w - crop + 1))
+    out = img[y : y + crop, x : x + crop]
+    if rng.random() < 0.5:
+        out = out[:, ::-1]
+    out = np.rot90(out, int(rng.integers(0, 4)))
+    return np.ascontiguousarray(out, dtype=np.float32) / 255.0
+
+
+class DamagedCrops(IterableDataset):
+    """Endless batches of (clean, damaged, mask) NCHW float32 tensors."""
+
+    def __init__(self, images: list[np.ndarray], cfg: TrainConfig, rank: int = 0, start_step: int = 0):
+        self.images = images
+        self.cfg = cfg
+        self.rank = rank
+        self.start_step = start_step
+
+    def __iter__(self):
+        info = get_worker_info()
+        worker = info.id if info is not None else 0
+        rng = np.random.default_rng([self.cfg.seed, self.rank, worker, self.start_step])
+        while True:
+            yield self.make_batch(rng)
+
+    def make_batch(self, rng: np.random.Generator):
+        cfg = self.cfg
+        clean, damaged, masks = [], [], []
+        for _ in range(cfg.batch_size):
+            img = self.images[int(rng.integers(len(self.images)))]
+            crop = random_crop(img, cfg.crop, rng)
+            image, mask = damage_sample(crop, rng, cfg, scale=max(img.shape[:2]) / 512)
+            clean.append(crop)
+            damaged.append(image)
+            masks.append(mask)
+
+        def nchw(arrays):
+            return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
+
+        mask_t = torch.from_numpy(np.stack(masks)[:, None].astype(np.float32))
+        return nchw(clean), nchw(damaged), mask_t
+
+
+def make_validation_set(folder: str | Path, out_dir: Path, count: int, seed: int) -> list[dict]:
+    """The fixed validation set: the first `count` images of `folder`, each damaged once per
+    kind in VAL_KINDS with a seed derived from (seed, image, kind).
+
+    The damaged images and masks are written to `out_dir` (PNG) the first time, so anyone can
+    look at them, and read back from there on later runs and resumes.
+    """
+    out_dir = Path(out_dir)
+    images = load_folder(folder, limit=count)
+    samples = []
+    for i, img in enumerate(images):
+        clean = img.astype(np.float32) / 255.0
+        for k, kind in enumerate(VAL_KINDS):
+            stem = out_dir / f"{i:03d}_{kind}"
+            if (stem.with_suffix(".input.png")).exists():
+                damaged = image_io.load_image(stem.with_suffix(".input.png"))
+                mask = image_io.load_image(stem.with_suffix(".mask.png"))[..., 0] > 0.5
+            else:
+                rng = np.random.default_rng([seed, i, k])
+                if kind.startswith("noise"):
+                    damaged, mask = damage.apply_damage(clean, "noise", rng, sigma=float(kind[5:]))
+                else:
+                    damaged, mask = damage.apply_damage(clean, kind, rng)
+                image_io.save_image(damaged, stem.with_suffix(".input.png"))
+                image_io.save_image(mask, stem.with_suffix(".mask.png"))
+            samples.append({"kind": kind, "clean": clean, "input": damaged, "mask": mask})
+    return samples

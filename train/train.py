@@ -1,0 +1,383 @@
+"""Train the repair autoencoder.
+
+    python -m train.train --data ../shared/data/CBSD432 --val-data ../shared/data/CBSD68 \
+        --out runs/cbsd432 --minutes 120 --seed 0
+
+Random crops, flips and on-the-fly damage from aeapp.damage (holes, noise, both); L1 loss
+with extra weight in the holes plus an amplitude-spectrum term; AdamW with warm-up and a
+cosine schedule; an EMA of the weights (the EMA is what ships); bfloat16 autocast and
+channels-last on CUDA. Stops after --steps or --minutes of wall clock, whichever first.
+
+The run directory holds config.json (the resolved config), TensorBoard logs (tb/), the fixed
+damaged validation set (val/), state.pt (resumable: weights, EMA, optimiser, step, RNG;
+written atomically) and the EMA weights as safetensors: last.safetensors and
+best.safetensors (best validation score). Re-running the same command resumes.
+
+Several processes: `torchrun --nproc_per_node N -m train.train ...` (DistributedDataParallel;
+NCCL on CUDA, gloo on CPU).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch.utils.data import DataLoader
+
+from aeapp import checkpoint, metrics
+from aeapp.config import ModelConfig, TrainConfig
+from aeapp.device import resolve
+from aeapp.engine import Engine
+from aeapp.model import ConvAutoencoder
+from train.data import VAL_KINDS, DamagedCrops, load_folder, make_validation_set
+
+
+# ---- configuration -----------------------------------------------------------------------
+
+
+def parse_args(argv=None) -> TrainConfig:
+    """Command line -> TrainConfig. Every TrainConfig and ModelConfig field is a flag."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    defaults = TrainConfig()
+    for f in dataclasses.fields(TrainConfig):
+        if f.name == "model":
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        value = getattr(defaults, f.name)
+        if isinstance(value, bool):
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=value)
+        else:
+            p.add_argument(flag, type=type(value), default=value)
+    for f in dataclasses.fields(ModelConfig):
+        value = getattr(defaults.model, f.name)
+        flag = "--model-" + f.name.replace("_", "-")
+        if isinstance(value, tuple):
+            p.add_argument(flag, type=int, nargs="*", default=list(value))
+        else:
+            p.add_argument(flag, type=type(value), default=value)
+    args = vars(p.parse_args(argv))
+    model = {f.name: args.pop("model_" + f.name) for f in dataclasses.fields(ModelConfig)}
+    cfg = TrainConfig.from_dict({**args, "model": model})
+    return cfg
+
+
+# ---- distributed helpers -----------------------------------------------------------------
+
+
+def setup_distributed(cfg: TrainConfig):
+    """(rank, world size, device); initialises the process group under torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    dev, _ = resolve(cfg.device)
+    if world > 1:
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        if dev.type == "cuda":
+            dev = torch.device("cuda", local)
+            torch.cuda.set_device(dev)
+        dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
+    return rank, world, dev
+
+
+def all_true(flag: bool, device) -> bool:
+    """True on every process when `flag` is true on any (used to stop all ranks together)."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return flag
+    t = torch.tensor([1.0 if flag else 0.0], device=device if device.type == "cuda" else "cpu")
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item() > 0)
+
+
+# ---- losses and schedule -----------------------------------------------------------------
+
+
+def loss_fn(pred, clean, mask, cfg: TrainConfig) -> tuple[torch.Tensor, dict[str, float]]:
+    """L1 everywhere, extra L1 in the holes, and L1 between amplitude spectra (sharpness)."""
+    pred, clean = pred.float(), clean.float()
+    err = (pred - clean).abs()
+    l1 = err.mean()
+    holes = (err * mask).sum() / (mask.sum() * 3 + 1.0)
+    loss = l1 + cfg.hole_weight * holes
+    parts = {"l1": l1.item(), "l1_holes": holes.item()}
+    if cfg.fft_weight:
+        fft = (torch.fft.rfft2(pred, norm="ortho").abs() - torch.fft.rfft2(clean, norm="ortho").abs()).abs().mean()
+        loss = loss + cfg.fft_weight * fft
+        parts["fft"] = fft.item()
+    return loss, parts
+
+
+def lr_at(step: int, total: int, cfg: TrainConfig) -> float:
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    t = min(1.0, (step - cfg.warmup_steps) / max(1, total - cfg.warmup_steps))
+    return cfg.min_lr + 0.5 * (cfg.lr - cfg.min_lr) * (1 + math.cos(math.pi * t))
+
+
+@torch.no_grad()
+def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
+    for e, p in zip(ema.parameters(), model.parameters()):
+        e.lerp_(p.detach().to(e.dtype), 1 - decay)
+
+
+# ---- validation ------------------------------------------------------------------------------
+
+
+def validate(model: ConvAutoencoder, samples: list[dict], device) -> dict[str, float]:
+    """PSNR per validation kind, through the same Engine users call: inside the holes for
+    mask kinds, over the whole image for noise. `score` is their mean."""
+    engine = Engine(model, device, torch.float32)
+    per_kind: dict[str, list[float]] = {k: [] for k in VAL_KINDS}
+    for s in samples:
+        if s["mask"].any():
+            out = engine.repair(s["input"], s["mask"])
+            per_kind[s["kind"]].append(metrics.psnr(s["clean"], out, s["mask"]))
+        else:
+            out = engine.repair(s["input"])
+            per_kind[s["kind"]].append(metrics.psnr(s["clean"], out))
+    result = {f"psnr_{k}": float(np.mean(v)) for k, v in per_kind.items() if v}
+    result["score"] = float(np.mean(list(result.values())))
+    return result
+
+
+# ---- state --------------------------------------------------------------------------------
+
+
+def save_state(path: Path, **state) -> None:
+    """torch.save to a temporary file, then an atomic rename: a kill mid-save leaves the last
+    complete state in place."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def load_state(path: Path) -> dict | None:
+    if not path.exists():
+        return None
+    # weights_only: plain tensors, numbers and strings; nothing arbitrary is unpickled.
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def rng_state() -> dict:
+    # The data stream and the latent-noise strengths are seeded from the step; only the
+    # global torch RNG (latent noise) carries state across steps.
+    return {"torch": torch.get_rng_state()}
+
+
+def set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=Path(__file__).parent)
+        return out.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+# ---- the loop ------------------------------------------------------------------------------
+
+
+def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict:
+    rank, world, dev = setup_distributed(cfg)
+    main = rank == 0
+    out = Path(cfg.out)
+    if main:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.json").write_text(cfg.to_json())
+    torch.manual_seed(cfg.seed + rank)
+
+    model = ConvAutoencoder(cfg.model).to(dev)
+    ema = ConvAutoencoder(cfg.model).to(dev)
+    ema.load_state_dict(model.state_dict())
+    ema.requires_grad_(False)
+    use_cl = cfg.channels_last
+    if use_cl:
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
+
+    state_path = out / "state.pt"
+    step, elapsed, total_steps, best = 0, 0.0, cfg.steps, -float("inf")
+    state = load_state(state_path)
+    if state is not None:
+        model.load_state_dict(state["model"])
+        ema.load_state_dict(state["ema"])
+        optimizer.load_state_dict(state["optimizer"])
+        step, elapsed, best = state["step"], state["elapsed"], state["best"]
+        # A budget-fitted schedule keeps its length; otherwise --steps may be raised to go on.
+        total_steps = min(cfg.steps, state["total_steps"]) if cfg.minutes else cfg.steps
+        set_rng_state(state["rng"][rank] if rank < len(state["rng"]) else state["rng"][0])
+        if main:
+            print(f"resumed from {state_path} at step {step} ({elapsed / 60:.1f} min elapsed)", flush=True)
+
+    ddp = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    step_fn = torch.compile(ddp) if cfg.compile else ddp
+
+    images = load_folder(cfg.data, min_side=cfg.crop // 2)
+    loader = DataLoader(
+        DamagedCrops(images, cfg, rank=rank, start_step=step),
+        batch_size=None,
+        num_workers=cfg.workers,
+        pin_memory=dev.type == "cuda",
+        persistent_workers=cfg.workers > 0,
+    )
+    val_samples = make_validation_set(cfg.val_data, out / "val", cfg.val_images, cfg.seed) if main else []
+    writer = None
+    if main:
+        from torch.utils.tensorboard import SummaryWriter
+
+        writer = SummaryWriter(str(out / "tb"))
+        print(f"{len(images)} training images, {len(val_samples)} validation samples, world size {world}, {dev}", flush=True)
+
+    gen = torch.Generator().manual_seed(cfg.seed * 1000 + rank + step)
+    amp = cfg.amp and dev.type == "cuda"
+    budget = cfg.minutes * 60.0
+    command = "python -m train.train " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+
+    def info(val: dict) -> dict:
+        return {
+            "command": command,
+            "commit": git_commit(),
+            "data": str(cfg.data),
+            "training_images": len(images),
+            "val_data": str(cfg.val_data),
+            "seed": cfg.seed,
+            "steps": step,
+            "minutes": round(elapsed / 60, 1),
+            "world_size": world,
+            "device": str(dev),
+            "torch": torch.__version__,
+            "train_config": cfg.to_dict(),
+            "validation": val,
+        }
+
+    def save_all(val: dict | None = None) -> None:
+        nonlocal best
+        rngs = [rng_state()]
+        save_state(
+            state_path,
+            model=checkpoint.state_dict_for_saving(model),
+            ema=ema.state_dict(),
+            optimizer=optimizer.state_dict(),
+            step=step,
+            elapsed=elapsed,
+            total_steps=total_steps,
+            best=best,
+            rng=rngs,
+        )
+        checkpoint.save(out / "last.safetensors", ema, cfg.model, info(val or {}))
+        if val is not None and val["score"] > best:
+            best = val["score"]
+            checkpoint.save(out / "best.safetensors", ema, cfg.model, info(val))
+
+    progress = None
+    if main:
+        from tqdm import tqdm
+
+        progress = tqdm(total=total_steps, initial=step, dynamic_ncols=True, mininterval=5)
+
+    t_last = time.time()
+    it = iter(loader)
+    model.train()
+    val: dict = {}
+    probe_start = None
+    while step < total_steps:
+        clean, damaged, mask = (t.to(dev, non_blocking=True) for t in next(it))
+        if use_cl:
+            clean, damaged, mask = (t.contiguous(memory_format=torch.channels_last) for t in (clean, damaged, mask))
+        lr = lr_at(step, total_steps, cfg)
+        for g in optimizer.param_groups:
+            g["lr"] = lr
+        n = clean.shape[0]
+        strength = torch.rand(n, generator=gen) * cfg.latent_noise_max
+        strength = torch.where(torch.rand(n, generator=gen) < cfg.latent_noise_prob, strength, torch.zeros(n))
+        first_pass = damaged * (1 - mask)
+        inputs = first_pass
+        if torch.rand(1, generator=gen).item() < cfg.refine_prob and mask.any():
+            # Teach refinement: holes pre-filled with the model's own (detached) first pass.
+            with torch.no_grad(), torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
+                guess = model(first_pass, mask).float().clamp(0, 1)
+            inputs = first_pass + guess * mask
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
+            pred = step_fn(inputs, mask, strength=strength.to(dev), generator=None)
+        loss, parts = loss_fn(pred, clean, mask, cfg)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        optimizer.step()
+        ema_update(ema, model, cfg.ema_decay if step > cfg.warmup_steps else 0.0)
+        step += 1
+        now = time.time()
+        elapsed += now - t_last
+        t_last = now
+
+        if budget and step == cfg.schedule_probe_steps and state is None:
+            probe_start = (step, elapsed)
+        if budget and probe_start and step == 2 * cfg.schedule_probe_steps:
+            # Fit the cosine schedule to the wall-clock budget: measured step rate x time left.
+            rate = (step - probe_start[0]) / max(1e-6, elapsed - probe_start[1])
+            estimate = step + int(rate * (budget - elapsed) * 0.97)
+            total_steps = max(step + 1, min(cfg.steps, estimate))
+            if progress:
+                progress.total = total_steps
+            if main:
+                print(f"wall-clock budget {cfg.minutes} min: {rate:.2f} steps/s, schedule set to {total_steps} steps", flush=True)
+
+        if main:
+            progress.update(1)
+            if step % cfg.log_every == 0:
+                progress.set_postfix(loss=f"{loss.item():.4f}", lr=f"{lr:.2e}")
+                writer.add_scalar("train/loss", loss.item(), step)
+                writer.add_scalar("train/lr", lr, step)
+                writer.add_scalar("train/grad_norm", float(gnorm), step)
+                for k, v in parts.items():
+                    writer.add_scalar(f"train/{k}", v, step)
+        out_of_time = bool(budget) and elapsed >= budget
+        stop = all_true(out_of_time or step >= total_steps, dev)
+        if main and (step % cfg.val_every == 0 or stop):
+            val = validate(ema, val_samples, dev)
+            for k, v in val.items():
+                writer.add_scalar(f"val/{k}", v, step)
+            print(f"\nstep {step}: " + ", ".join(f"{k} {v:.2f}" for k, v in val.items()), flush=True)
+            save_all(val)
+            t_last = time.time()  # validation time does not eat the training budget
+        elif main and step % cfg.save_every == 0:
+            save_all()
+        if stop:
+            break
+    if main:
+        progress.close()
+        writer.close()
+    if world > 1:
+        dist.barrier()
+        dist.destroy_process_group()
+    return {"step": step, "elapsed_min": elapsed / 60, "validation": val}
+
+
+def main(argv=None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    cfg = parse_args(argv)
+    result = train(cfg, argv)
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
