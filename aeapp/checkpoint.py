@@ -63,6 +63,7 @@ def save(
     os.close(fd)
     try:
         save_file(tensors, tmp, metadata=metadata)
+        os.chmod(tmp, 0o644)  # mkstemp makes files private; weights are meant to be shared
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -24,7 +24,10 @@ def psnr(reference: np.ndarray, estimate: np.ndarray, mask: np.ndarray | None = 
         if not mask.any():
             raise ValueError("the mask is empty: there are no pixels to measure")
         reference, estimate = reference[mask], estimate[mask]
-    return float(peak_signal_noise_ratio(reference.astype(np.float64), estimate.astype(np.float64), data_range=1.0))
+    reference, estimate = reference.astype(np.float64), estimate.astype(np.float64)
+    if np.array_equal(reference, estimate):
+        return float("inf")
+    return float(peak_signal_noise_ratio(reference, estimate, data_range=1.0))
 
 
 def ssim(reference: np.ndarray, estimate: np.ndarray) -> float:

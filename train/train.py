@@ -100,6 +100,15 @@ def all_true(flag: bool, device) -> bool:
     return bool(t.item() > 0)
 
 
+def from_rank0(value: int, device) -> int:
+    """Rank 0's value on every process (every rank must follow the same LR schedule)."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return value
+    t = torch.tensor([value], dtype=torch.long, device=device if device.type == "cuda" else "cpu")
+    dist.broadcast(t, src=0)
+    return int(t.item())
+
+
 # ---- losses and schedule -----------------------------------------------------------------
 
 
@@ -249,12 +258,13 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict:
     gen = torch.Generator().manual_seed(cfg.seed * 1000 + rank + step)
     amp = cfg.amp and dev.type == "cuda"
     budget = cfg.minutes * 60.0
+    commit = git_commit()  # the code this process runs, not whatever is checked out later
     command = "python -m train.train " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
 
     def info(val: dict) -> dict:
         return {
             "command": command,
-            "commit": git_commit(),
+            "commit": commit,
             "data": str(cfg.data),
             "training_images": len(images),
             "val_data": str(cfg.val_data),
@@ -297,7 +307,7 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict:
     it = iter(loader)
     model.train()
     val: dict = {}
-    probe_start = None
+    start_step, start_elapsed = step, elapsed
     while step < total_steps:
         clean, damaged, mask = (t.to(dev, non_blocking=True) for t in next(it))
         if use_cl:
@@ -328,16 +338,16 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict:
         elapsed += now - t_last
         t_last = now
 
-        if budget and step == cfg.schedule_probe_steps and state is None:
-            probe_start = (step, elapsed)
-        if budget and probe_start and step == 2 * cfg.schedule_probe_steps:
-            # Fit the cosine schedule to the wall-clock budget: measured step rate x time left.
-            rate = (step - probe_start[0]) / max(1e-6, elapsed - probe_start[1])
-            estimate = step + int(rate * (budget - elapsed) * 0.97)
-            total_steps = max(step + 1, min(cfg.steps, estimate))
+        if budget and step % cfg.schedule_every == 0 and step < total_steps:
+            # Fit the cosine schedule to the wall-clock budget: the step rate measured since
+            # this process started, times the time left. Re-estimated as the run goes, so a
+            # busy machine early on does not fix the schedule's length.
+            rate = (step - start_step) / max(1e-6, elapsed - start_elapsed)
+            estimate = step + int(rate * max(0.0, budget - elapsed))
+            total_steps = from_rank0(max(step + 1, min(cfg.steps, estimate)), dev)
             if progress:
                 progress.total = total_steps
-            if main:
+            if main and step == cfg.schedule_every:
                 print(f"wall-clock budget {cfg.minutes} min: {rate:.2f} steps/s, schedule set to {total_steps} steps", flush=True)
 
         if main:
@@ -358,6 +368,7 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict:
             print(f"\nstep {step}: " + ", ".join(f"{k} {v:.2f}" for k, v in val.items()), flush=True)
             save_all(val)
             t_last = time.time()  # validation time does not eat the training budget
+            start_step, start_elapsed = step, elapsed  # nor skew the step rate
         elif main and step % cfg.save_every == 0:
             save_all()
         if stop:

@@ -1,0 +1,518 @@
+"""aeapp studio: repair damaged photos and grow datasets with variations, in the browser.
+
+Layout, event wiring and user-facing messages only: every computation is in the `aeapp`
+package. `python app.py` serves it locally; the same file runs as a Hugging Face Space.
+Tests import this module and call the handlers; nothing launches on import.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import functools
+import json
+import logging
+import secrets
+import tempfile
+import time
+import uuid
+import zipfile
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+
+from aeapp import damage, image_io, masks
+from aeapp.augment import AugmentSettings, augment
+from aeapp.checkpoint import DEFAULT_CHECKPOINT
+from aeapp.comparison import quality, run_peers
+from aeapp.engine import get_engine
+from aeapp.latent_view import latent_picture
+
+try:  # ZeroGPU on Hugging Face Spaces: the GPU is attached only inside these functions.
+    import spaces
+
+    gpu = spaces.GPU
+except ImportError:
+
+    def gpu(fn):
+        return fn
+
+
+log = logging.getLogger("aeapp.app")
+
+ROOT = Path(__file__).resolve().parent
+EXAMPLES_DIR = ROOT / "examples"
+EXAMPLES = sorted(EXAMPLES_DIR.glob("*.png"))
+CHECKPOINT = Path(os.environ.get("AEAPP_CHECKPOINT", DEFAULT_CHECKPOINT))
+MAX_PIXELS = int(os.environ.get("AEAPP_MAX_PIXELS", 25_000_000))
+MAX_FILE_SIZE = os.environ.get("AEAPP_MAX_FILE_SIZE", "50mb")
+MAX_VARIANTS = 16
+# Results are written here under unique names (Gradio then serves its own copy);
+# nothing is ever written to a fixed, shared path.
+OUTPUT_DIR = Path(tempfile.mkdtemp(prefix="aeapp-"))
+OUTPUT_MAX_AGE_S = 3600
+LIMITS = f"Uploads up to {MAX_FILE_SIZE.upper().replace('MB', ' MB')} and {MAX_PIXELS / 1e6:.0f} megapixels."
+
+
+# ---- start-up: load the model once ---------------------------------------------------------
+
+
+def _load_engine():
+    try:
+        engine = get_engine(CHECKPOINT, device=os.environ.get("AEAPP_DEVICE", "auto"))
+        engine.warmup()
+        return engine, None
+    except ValueError as e:  # CheckpointError or an unavailable device
+        return None, str(e)
+
+
+ENGINE, LOAD_ERROR = _load_engine()
+
+
+def status_text() -> str:
+    if ENGINE is None:
+        return (
+            f"**The model could not be loaded.** {LOAD_ERROR}. To fix it, restore the shipped "
+            f"checkpoint (`git checkout -- checkpoints/`) or set `AEAPP_CHECKPOINT` to a valid aeapp "
+            f".safetensors file, then restart the app."
+        )
+    info = ENGINE.info
+    val = info.get("validation", {})
+    scores = ", ".join(
+        f"{k.removeprefix('psnr_')} {v:.2f} dB" for k, v in val.items() if k.startswith("psnr_")
+    )
+    trained = f"trained {info['steps']} steps ({info.get('minutes', '?')} min) on {Path(str(info.get('data', '?'))).name}" if "steps" in info else ""
+    return (
+        f"**Model** `{CHECKPOINT.name}` on **{ENGINE.description}** · {trained}"
+        + (f" · validation PSNR (CBSD68): {scores}" if scores else "")
+        + f" · {LIMITS}"
+    )
+
+
+# ---- helpers --------------------------------------------------------------------------------
+
+
+def user_errors(fn):
+    """Turn package errors into messages; the inputs on the page stay as they were."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except ValueError as e:
+            raise gr.Error(str(e)) from None
+        except MemoryError:
+            raise gr.Error(f"Out of memory for this image; try a smaller one. {LIMITS}") from None
+        except Exception as e:  # anything unexpected: log it, never show a traceback
+            log.exception("handler %s failed", fn.__name__)
+            raise gr.Error(f"Something went wrong ({type(e).__name__}); your image is kept, please try again.") from None
+
+    return wrapper
+
+
+def _engine():
+    if ENGINE is None:
+        raise gr.Error(status_text())
+    return ENGINE
+
+
+def _check_pixels(h: int, w: int) -> None:
+    if h * w > MAX_PIXELS:
+        raise gr.Error(f"This image is {w}x{h} ({h * w / 1e6:.1f} megapixels); the limit here is {MAX_PIXELS / 1e6:.0f} megapixels.")
+
+
+def _editor_inputs(value) -> tuple[np.ndarray, np.ndarray]:
+    """(float32 RGB image, bool mask) from a gr.ImageEditor value: the painted layers (any
+    colour) and fully transparent pixels of the photo are the holes."""
+    if not value or value.get("background") is None:
+        raise gr.Error("Upload a photo (or paste one, or pick an example) first.")
+    background = np.asarray(value["background"])
+    _check_pixels(*background.shape[:2])
+    loaded = image_io.read_image(background, MAX_PIXELS)
+    mask = masks.mask_from_layers(value.get("layers") or [], loaded.rgb.shape[:2])
+    if loaded.transparent is not None:
+        mask |= loaded.transparent
+    return loaded.rgb, mask
+
+
+def _image_input(value, what: str = "a photo") -> np.ndarray:
+    if value is None:
+        raise gr.Error(f"Upload {what} (or pick an example) first.")
+    if isinstance(value, (str, Path)):
+        return image_io.load_image(value, MAX_PIXELS)
+    arr = np.asarray(value)
+    _check_pixels(*arr.shape[:2])
+    return image_io.load_image(arr, MAX_PIXELS)
+
+
+def _fresh_path(suffix: str) -> Path:
+    now = time.time()
+    for old in OUTPUT_DIR.iterdir():
+        try:
+            if now - old.stat().st_mtime > OUTPUT_MAX_AGE_S:
+                old.unlink()
+        except OSError:
+            pass
+    return OUTPUT_DIR / f"{uuid.uuid4().hex}{suffix}"
+
+
+def _save_png(image: np.ndarray, stem: str = "aeapp") -> str:
+    folder = _fresh_path("")
+    folder.mkdir()
+    return str(image_io.save_image(image, folder / f"{stem}.png"))
+
+
+def _u8(image: np.ndarray) -> np.ndarray:
+    return image_io.to_uint8(image)
+
+
+@functools.lru_cache(maxsize=1)
+def _example_originals() -> dict[bytes, np.ndarray]:
+    """Shipped examples by content, so a repair of an example can be scored against it."""
+    out = {}
+    for path in EXAMPLES:
+        rgb = image_io.load_image(path)
+        out[_u8(rgb).tobytes()] = rgb
+    return out
+
+
+def _known_original(rgb: np.ndarray, state: dict | None) -> np.ndarray | None:
+    """The undamaged original of what the editor shows, when we know it: the image a
+    synthetic damage was applied to, or a shipped example the user painted over."""
+    shown = _u8(rgb)
+    if state and state.get("shown") is not None and np.array_equal(state["shown"], shown):
+        return state["original"]
+    return _example_originals().get(shown.tobytes())
+
+
+def _progress_callback(progress: gr.Progress):
+    return lambda fraction, message: progress(fraction, desc=message)
+
+
+def _fmt(scores: dict, key: str, unit: str = " dB") -> str:
+    return f"{scores[key]:.2f}{unit}" if key in scores else "–"
+
+
+# ---- repair tab -----------------------------------------------------------------------------
+
+
+@user_errors
+def damage_image(editor_value, kind: str, sigma: float, seed: int, state: dict | None):
+    """Apply a synthetic damage to the photo in the editor; remember the original."""
+    rgb, _ = _editor_inputs(editor_value)
+    original = _known_original(rgb, state)
+    base = original if original is not None else rgb
+    damaged, mask = damage.apply_damage(base, kind, np.random.default_rng(int(seed)), sigma=float(sigma))
+    layer = np.zeros((*mask.shape, 4), np.uint8)
+    layer[mask] = (255, 59, 48, 255)
+    shown = _u8(damaged)
+    value = {"background": shown, "layers": [layer] if mask.any() else [], "composite": _u8(masks.overlay(damaged, mask, opacity=1.0))}
+    what = f"Gaussian noise, sigma {sigma:g}" if kind == "noise" else f"{kind} holes ({mask.mean():.1%} of the image)"
+    gr.Info(f"Damaged with {what}. Press Repair to restore it; the original is kept for scoring.")
+    return value, {"original": base, "shown": shown}
+
+
+@user_errors
+def clear_mask(editor_value):
+    rgb, _ = _editor_inputs(editor_value)
+    return {"background": _u8(rgb), "layers": [], "composite": _u8(rgb)}
+
+
+def _report(original, damaged, mask, result, seconds: float, peers_rows=None) -> str:
+    kind = "holes" if mask.any() else "whole image (blind restoration)"
+    lines = [f"Repaired the {kind} in **{seconds:.2f} s** ({mask.shape[1]}x{mask.shape[0]}, {mask.mean():.1%} masked)."]
+    if original is None and not peers_rows:
+        lines.append("Scores need the undamaged original: use *Damage it for me* or an example photo to see them.")
+        return "\n\n".join(lines)
+    header = "| method | PSNR | PSNR in holes | SSIM | time |\n|---|---|---|---|---|"
+    rows = []
+    if original is not None:
+        # What the model was given: painted pixels count as lost.
+        q_in = quality(original, masks.composite(np.zeros_like(damaged), damaged, mask), mask)
+        rows.append(f"| damaged input | {_fmt(q_in, 'psnr')} | {_fmt(q_in, 'psnr_holes')} | {_fmt(q_in, 'ssim', '')} | – |")
+        q = quality(original, result, mask)
+        rows.append(f"| **aeapp** | **{_fmt(q, 'psnr')}** | **{_fmt(q, 'psnr_holes')}** | **{_fmt(q, 'ssim', '')}** | {seconds:.2f} s |")
+    for peer in peers_rows or []:
+        q = quality(original, peer.image, mask) if original is not None else {}
+        rows.append(f"| {peer.name} | {_fmt(q, 'psnr')} | {_fmt(q, 'psnr_holes')} | {_fmt(q, 'ssim', '')} | {peer.seconds:.2f} s |")
+    lines.append(header + "\n" + "\n".join(rows))
+    return "\n\n".join(lines)
+
+
+def _slider(rgb, mask, result, overlay: bool):
+    before = masks.overlay(rgb, mask) if overlay and mask.any() else rgb
+    return (_u8(before), _u8(result))
+
+
+@gpu
+@user_errors
+def repair_image(editor_value, steps, strength, seed, overlay, compare, state, progress=gr.Progress()):
+    """Repair the painted holes (or the whole image without paint) and report scores."""
+    engine = _engine()
+    rgb, mask = _editor_inputs(editor_value)
+    if not mask.any():
+        gr.Info("Nothing painted: restoring the whole image (blind denoising).")
+    t = time.perf_counter()
+    result = engine.repair(rgb, mask, steps=int(steps), strength=float(strength), seed=int(seed), progress=_progress_callback(progress))
+    seconds = time.perf_counter() - t
+    original = _known_original(rgb, state)
+    peer_rows = run_peers(rgb, mask) if compare else []
+    report = _report(original, rgb, mask, result, seconds, peer_rows)
+    gallery = [(_u8(result), "aeapp")] + [(_u8(p.image), f"{p.name} ({p.seconds:.2f} s)") for p in peer_rows]
+    last = {"rgb": rgb, "mask": mask, "result": result}
+    return _slider(rgb, mask, result, overlay), _save_png(result, "repaired"), report, gr.update(value=gallery if compare else None, visible=bool(compare)), last
+
+
+@user_errors
+def toggle_overlay(overlay, last):
+    if not last:
+        return gr.update()
+    return _slider(last["rgb"], last["mask"], last["result"], overlay)
+
+
+def new_seed(strength):
+    """'Another fill': a fresh seed, and some latent noise if there was none."""
+    if float(strength) == 0.0:
+        gr.Info("Latent noise strength set to 1.0 so that a new seed gives a different fill.")
+        strength = 1.0
+    return secrets.randbelow(2**31), strength
+
+
+@gpu
+@user_errors
+def candidate_fills(editor_value, steps, strength, seed, count, progress=gr.Progress()):
+    """Several fills of the same holes, one per seed, to choose from."""
+    engine = _engine()
+    rgb, mask = _editor_inputs(editor_value)
+    if not mask.any():
+        raise gr.Error("Paint the damage first: candidate fills vary what is inside the holes.")
+    strength = max(float(strength), 0.5)
+    fills = []
+    for i in range(int(count)):
+        progress(i / int(count), desc=f"fill {i + 1} of {int(count)}")
+        fills.append(engine.repair(rgb, mask, steps=int(steps), strength=strength, seed=int(seed) + i))
+    return [(_u8(f), f"seed {int(seed) + i}") for i, f in enumerate(fills)], {"rgb": rgb, "mask": mask, "fills": fills, "seed": int(seed)}
+
+
+@user_errors
+def pick_candidate(candidates, overlay, evt: gr.SelectData):
+    if not candidates:
+        raise gr.Error("Make some candidate fills first.")
+    result = candidates["fills"][evt.index]
+    last = {"rgb": candidates["rgb"], "mask": candidates["mask"], "result": result}
+    return _slider(last["rgb"], last["mask"], result, overlay), _save_png(result, "repaired"), last, candidates["seed"] + evt.index
+
+
+# ---- variations tab --------------------------------------------------------------------------
+
+
+def _settings(hflip, vflip, rotation, crop, brightness, contrast, saturation) -> AugmentSettings:
+    return AugmentSettings(
+        hflip=0.5 if hflip else 0.0,
+        vflip=0.5 if vflip else 0.0,
+        rotation=float(rotation),
+        crop=float(crop),
+        brightness=float(brightness),
+        contrast=float(contrast),
+        saturation=float(saturation),
+    )
+
+
+@gpu
+@user_errors
+def make_variations(image, strength, count, seed, hflip, vflip, rotation, crop, brightness, contrast, saturation, progress=gr.Progress()):
+    """Latent-noise variants plus classical augmentations; a zip of them all."""
+    engine = _engine()
+    rgb = _image_input(image)
+    count = int(count)
+    if not 1 <= count <= MAX_VARIANTS:
+        raise gr.Error(f"Choose between 1 and {MAX_VARIANTS} variants.")
+    settings = _settings(hflip, vflip, rotation, crop, brightness, contrast, saturation)
+    progress(0.1, desc="encoding")
+    latent = engine.encode(rgb) if max(rgb.shape[:2]) <= engine.tile else None
+    picture = latent_picture(latent.code, rgb.shape[:2]) if latent is not None else None
+    variants = []
+    for i in range(count):
+        progress(0.1 + 0.8 * i / count, desc=f"variant {i + 1} of {count}")
+        s = int(seed) + i
+        base = engine.decode(latent, float(strength), s) if latent is not None else engine.vary(rgb, float(strength), 1, s)[0]
+        variants.append((augment(base, settings, s), s))
+    zip_path = _fresh_path(".zip")
+    with zipfile.ZipFile(zip_path, "w", compression=zipfile.ZIP_STORED) as zf:
+        for img, s in variants:
+            zf.writestr(f"variant_seed{s}.png", image_io.encode_png(img))
+        zf.writestr("settings.json", _settings_json(strength, seed, count, settings))
+    gallery = [(_u8(img), f"seed {s}") for img, s in variants]
+    return gallery, (_u8(picture) if picture is not None else None), str(zip_path)
+
+
+def _settings_json(strength, seed, count, settings: AugmentSettings) -> str:
+    return json.dumps({"strength": float(strength), "seed": int(seed), "count": int(count), "augment": settings.to_dict()}, indent=2)
+
+
+# ---- API endpoints (stable names for gradio_client) ------------------------------------------
+
+
+@gpu
+@user_errors
+def api_repair(image, mask, steps, strength, seed):
+    """repair(image, mask or None, steps, strength, seed) -> repaired PNG."""
+    engine = _engine()
+    rgb = _image_input(image)
+    m = None if mask is None else engine.prepare(rgb, mask)[1]
+    return _u8(engine.repair(rgb, m, steps=int(steps), strength=float(strength), seed=int(seed)))
+
+
+@gpu
+@user_errors
+def api_vary(image, strength, count, seed):
+    """vary(image, strength, count, seed) -> gallery of variants."""
+    engine = _engine()
+    count = int(count)
+    if not 1 <= count <= MAX_VARIANTS:
+        raise gr.Error(f"Choose between 1 and {MAX_VARIANTS} variants.")
+    variants = engine.vary(_image_input(image), strength=float(strength), count=count, seed=int(seed))
+    return [(_u8(v), f"seed {int(seed) + i}") for i, v in enumerate(variants)]
+
+
+@user_errors
+def api_damage(image, kind, sigma, seed):
+    """damage(image, kind, sigma, seed) -> (damaged PNG, mask PNG)."""
+    if kind not in damage.KINDS:
+        raise gr.Error(f"Unknown damage kind {kind!r}; choose one of {', '.join(damage.KINDS)}.")
+    damaged, mask = damage.apply_damage(_image_input(image), kind, np.random.default_rng(int(seed)), sigma=float(sigma))
+    return _u8(damaged), _u8(mask.astype(np.float32))
+
+
+# ---- layout ---------------------------------------------------------------------------------
+
+ABOUT = """# aeapp studio
+Paint over the damage in a photo and press **Repair**: a convolutional autoencoder fills
+the painted pixels and leaves every other pixel exactly as it was. With nothing painted it
+restores the whole photo (denoising). **Variations** makes new, natural-looking versions of a
+photo for growing a training set."""
+
+with gr.Blocks(title="aeapp studio", delete_cache=(1800, 3600)) as demo:
+    gr.Markdown(ABOUT)
+    status = gr.Markdown(status_text(), elem_id="status")
+    damage_state = gr.State(None)
+    last_state = gr.State(None)
+    candidate_state = gr.State(None)
+
+    with gr.Tab("Repair", id="repair"):
+        with gr.Row():
+            with gr.Column(scale=1):
+                editor = gr.ImageEditor(
+                    label="Photo: paint over the damage (any colour); the eraser takes paint back",
+                    type="numpy",
+                    image_mode="RGBA",
+                    format="png",
+                    sources=("upload", "webcam", "clipboard"),
+                    brush=gr.Brush(colors=["#ff3b30", "#ffffff", "#000000"], default_color="#ff3b30", color_mode="defaults"),
+                    eraser=gr.Eraser(),
+                    layers=gr.LayerOptions(allow_additional_layers=False, layers=["Damage"]),
+                    transforms=(),
+                    height=520,
+                    elem_id="editor",
+                )
+                gr.Examples(examples=[[str(p)] for p in EXAMPLES], inputs=[editor], label="Example photos (public domain and CC0)")
+                with gr.Accordion("Damage it for me", open=False):
+                    with gr.Row():
+                        kind = gr.Radio(list(damage.KINDS), value="thick", label="Damage")
+                        sigma = gr.Slider(1, 75, value=25, step=1, label="Noise sigma (0..255 scale)")
+                        damage_seed = gr.Number(0, precision=0, label="Damage seed")
+                    damage_btn = gr.Button("Damage it")
+                with gr.Row():
+                    steps = gr.Slider(1, 8, value=1, step=1, label="Refinement passes")
+                    strength = gr.Slider(0, 3, value=0, step=0.05, label="Latent noise strength (alternative fills)")
+                    seed = gr.Number(0, precision=0, label="Seed")
+                with gr.Row():
+                    repair_btn = gr.Button("Repair", variant="primary", elem_id="repair-button")
+                    another_btn = gr.Button("Another fill")
+                    clear_btn = gr.Button("Clear mask")
+            with gr.Column(scale=1):
+                slider = gr.ImageSlider(label="Before / after", type="numpy", format="png", elem_id="result", max_height=520)
+                with gr.Row():
+                    overlay = gr.Checkbox(False, label="Show the mask on the 'before' side")
+                    compare = gr.Checkbox(False, label="Compare with OpenCV (Telea, Navier-Stokes / non-local means)")
+                download = gr.DownloadButton("Download repaired PNG (full resolution)", value=None)
+                report = gr.Markdown(elem_id="report")
+                peers_gallery = gr.Gallery(label="Side by side", visible=False, columns=3, height=260)
+                with gr.Accordion("Candidate fills", open=False):
+                    count = gr.Slider(2, 8, value=4, step=1, label="How many")
+                    candidates_btn = gr.Button("Make candidate fills")
+                    candidates = gr.Gallery(label="Click one to use it", columns=4, height=220, allow_preview=False)
+
+    with gr.Tab("Variations", id="variations"):
+        with gr.Row():
+            with gr.Column(scale=1):
+                var_image = gr.Image(label="Photo", type="numpy", image_mode="RGB", sources=("upload", "webcam", "clipboard"), height=360)
+                gr.Examples(examples=[[str(p)] for p in EXAMPLES], inputs=[var_image], label="Example photos")
+                var_strength = gr.Slider(0, 3, value=1.0, step=0.05, label="Latent noise strength (updates on release)")
+                with gr.Row():
+                    var_count = gr.Slider(1, MAX_VARIANTS, value=4, step=1, label="Variants")
+                    var_seed = gr.Number(0, precision=0, label="Seed")
+                with gr.Accordion("Classical augmentations", open=False):
+                    with gr.Row():
+                        hflip = gr.Checkbox(False, label="Random horizontal flip")
+                        vflip = gr.Checkbox(False, label="Random vertical flip")
+                    rotation = gr.Slider(0, 45, value=0, step=1, label="Max rotation (degrees)")
+                    crop = gr.Slider(0.3, 1.0, value=1.0, step=0.05, label="Smallest crop (fraction of area)")
+                    brightness = gr.Slider(0, 1, value=0, step=0.05, label="Brightness jitter")
+                    contrast = gr.Slider(0, 1, value=0, step=0.05, label="Contrast jitter")
+                    saturation = gr.Slider(0, 1, value=0, step=0.05, label="Saturation jitter")
+                vary_btn = gr.Button("Make variations", variant="primary")
+            with gr.Column(scale=1):
+                var_gallery = gr.Gallery(label="Variants", columns=2, height=420, format="png")
+                latent_img = gr.Image(label="Latent code (first 3 principal components as colours)", type="numpy", height=240, interactive=False)
+                zip_file = gr.DownloadButton("Download all variants (zip)", value=None)
+
+    gr.Markdown(f"<small>{LIMITS} Results are kept for an hour and only shown to you. "
+                "Model, code and licences: see the README.</small>")
+
+    # Hidden components behind the stable API endpoints.
+    with gr.Row(visible=False):
+        api_image = gr.Image(type="filepath", label="image")
+        api_mask = gr.Image(type="filepath", label="mask")
+        api_steps = gr.Number(1, precision=0, label="steps")
+        api_strength = gr.Number(0.0, label="strength")
+        api_seed = gr.Number(0, precision=0, label="seed")
+        api_count = gr.Number(4, precision=0, label="count")
+        api_kind = gr.Textbox("thick", label="kind")
+        api_sigma = gr.Number(25.0, label="sigma")
+        api_out = gr.Image(type="numpy", format="png", label="result")
+        api_mask_out = gr.Image(type="numpy", format="png", label="mask")
+        api_gallery = gr.Gallery(format="png", label="variants")
+        api_repair_btn, api_vary_btn, api_damage_btn = gr.Button(), gr.Button(), gr.Button()
+
+    model_events = dict(concurrency_id="model", concurrency_limit=int(os.environ.get("AEAPP_CONCURRENCY", 1)))
+    repair_inputs = [editor, steps, strength, seed, overlay, compare, damage_state]
+    repair_outputs = [slider, download, report, peers_gallery, last_state]
+    ui = dict(api_visibility="undocumented")
+    damage_btn.click(damage_image, [editor, kind, sigma, damage_seed, damage_state], [editor, damage_state], **ui)
+    clear_btn.click(clear_mask, [editor], [editor], **ui)
+    repair_btn.click(repair_image, repair_inputs, repair_outputs, **model_events, **ui)
+    another_btn.click(new_seed, [strength], [seed, strength], **ui).then(repair_image, repair_inputs, repair_outputs, **model_events, **ui)
+    overlay.change(toggle_overlay, [overlay, last_state], [slider], **ui)
+    candidates_btn.click(candidate_fills, [editor, steps, strength, seed, count], [candidates, candidate_state], **model_events, **ui)
+    candidates.select(pick_candidate, [candidate_state, overlay], [slider, download, last_state, seed], **ui)
+
+    vary_inputs = [var_image, var_strength, var_count, var_seed, hflip, vflip, rotation, crop, brightness, contrast, saturation]
+    vary_outputs = [var_gallery, latent_img, zip_file]
+    vary_btn.click(make_variations, vary_inputs, vary_outputs, **model_events, **ui)
+    var_strength.release(make_variations, vary_inputs, vary_outputs, trigger_mode="always_last", **model_events, **ui)
+
+    api_repair_btn.click(api_repair, [api_image, api_mask, api_steps, api_strength, api_seed], api_out, api_name="repair", **model_events)
+    api_vary_btn.click(api_vary, [api_image, api_strength, api_count, api_seed], api_gallery, api_name="vary", **model_events)
+    api_damage_btn.click(api_damage, [api_image, api_kind, api_sigma, api_seed], [api_out, api_mask_out], api_name="damage")
+
+demo.queue(max_size=64)
+
+
+if __name__ == "__main__":
+    demo.launch(max_file_size=MAX_FILE_SIZE)

@@ -1,0 +1,214 @@
+"""Handler tests: import app.py without launching it and call what the buttons call."""
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+import pytest
+
+import app
+from aeapp.image_io import load_image, save_image, to_uint8
+
+from .conftest import make_photo
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _editor(rgb_u8, layer_boxes=(), colour=(0, 200, 0, 255)):
+    h, w = rgb_u8.shape[:2]
+    background = np.dstack([rgb_u8, np.full((h, w), 255, np.uint8)])
+    layer = np.zeros((h, w, 4), np.uint8)
+    for y0, y1, x0, x1 in layer_boxes:
+        layer[y0:y1, x0:x1] = colour
+    return {"background": background, "layers": [layer], "composite": None}
+
+
+@pytest.fixture
+def photo_u8():
+    return to_uint8(make_photo(48, 64))
+
+
+def _mask(shape, box):
+    m = np.zeros(shape, bool)
+    y0, y1, x0, x1 = box
+    m[y0:y1, x0:x1] = True
+    return m
+
+
+def test_the_model_loaded_at_import_and_the_status_says_where():
+    assert app.ENGINE is not None, app.LOAD_ERROR
+    status = app.status_text()
+    assert "aeapp-repair.safetensors" in status and "CPU" in status or "CUDA" in status
+    assert "megapixels" in status
+
+
+def test_mask_comes_from_painted_layers_whatever_the_colour(photo_u8):
+    for colour in ((255, 0, 0, 255), (0, 0, 0, 255), (255, 255, 255, 128)):
+        rgb, mask = app._editor_inputs(_editor(photo_u8, [(10, 20, 5, 30)], colour))
+        assert np.array_equal(mask, _mask(photo_u8.shape[:2], (10, 20, 5, 30)))
+        assert np.array_equal(to_uint8(rgb), photo_u8)
+
+
+def test_repair_changes_only_painted_pixels(photo_u8):
+    box = (10, 22, 8, 40)
+    slider, path, report, _, last = app.repair_image(_editor(photo_u8, [box]), 1, 0.0, 0, False, False, None)
+    result = load_image(path)
+    mask = _mask(photo_u8.shape[:2], box)
+    assert result.shape == (48, 64, 3)
+    assert np.array_equal(to_uint8(result)[~mask], photo_u8[~mask])
+    assert not np.array_equal(to_uint8(result)[mask], photo_u8[mask])
+    assert np.array_equal(slider[0], photo_u8) and np.array_equal(slider[1], to_uint8(result))
+    assert "Repaired the holes" in report
+
+
+def test_without_paint_the_whole_image_is_restored(photo_u8):
+    noisy = to_uint8(np.clip(photo_u8 / 255 + np.random.default_rng(0).normal(0, 0.1, photo_u8.shape), 0, 1))
+    _, path, report, _, _ = app.repair_image(_editor(noisy), 1, 0.0, 0, False, False, None)
+    assert "blind restoration" in report
+    assert not np.array_equal(to_uint8(load_image(path)), noisy)
+
+
+def test_synthetic_damage_then_repair_is_scored_against_the_original(photo_u8):
+    value, state = app.damage_image(_editor(photo_u8), "boxes", 25, 3, None)
+    assert np.array_equal(to_uint8(state["original"]), photo_u8)
+    mask = value["layers"][0][..., 3] > 0
+    assert mask.any() and np.all(value["background"][mask][:, :3] == 0)
+    _, _, report, gallery, _ = app.repair_image(value, 1, 0.0, 0, False, True, state)
+    assert "damaged input" in report and "**aeapp**" in report and "PSNR in holes" in report
+    assert "OpenCV Telea" in report and "OpenCV Navier-Stokes" in report
+    assert len(gallery["value"]) == 3
+
+
+def test_damaging_twice_damages_the_original_not_the_damaged_copy(photo_u8):
+    first, state = app.damage_image(_editor(photo_u8), "thick", 25, 1, None)
+    editor = {"background": np.dstack([first["background"][..., :3], np.full(photo_u8.shape[:2], 255, np.uint8)]), "layers": first["layers"], "composite": None}
+    _, state2 = app.damage_image(editor, "thin", 25, 2, state)
+    assert np.array_equal(to_uint8(state2["original"]), photo_u8)
+
+
+def test_noise_damage_gives_no_layer(photo_u8):
+    value, _ = app.damage_image(_editor(photo_u8), "noise", 30, 0, None)
+    assert value["layers"] == [] and not np.array_equal(value["background"], photo_u8)
+
+
+def test_examples_are_recognised_as_known_originals():
+    example = load_image(app.EXAMPLES[0])
+    assert app._known_original(example, None) is not None
+    assert app._known_original(make_photo(), None) is None
+
+
+def test_overlay_toggle_redraws_the_before_side(photo_u8):
+    *_, last = app.repair_image(_editor(photo_u8, [(10, 20, 10, 20)]), 1, 0.0, 0, False, False, None)
+    before, after = app.toggle_overlay(True, last)
+    assert not np.array_equal(before, photo_u8) and np.array_equal(before[30:], photo_u8[30:])
+
+
+def test_candidate_fills_differ_and_can_be_picked(photo_u8):
+    box = (10, 30, 10, 40)
+    gallery, state = app.candidate_fills(_editor(photo_u8, [box]), 1, 0.0, 7, 3)
+    assert [c for _, c in gallery] == ["seed 7", "seed 8", "seed 9"]
+    assert not np.array_equal(gallery[0][0], gallery[1][0])
+    slider, path, last, seed = app.pick_candidate(state, False, gr.SelectData(None, {"index": 1, "value": None}))
+    assert seed == 8 and np.array_equal(to_uint8(load_image(path)), gallery[1][0])
+
+
+def test_another_fill_draws_a_new_seed_and_turns_noise_on():
+    seed, strength = app.new_seed(0.0)
+    assert strength == 1.0 and 0 <= seed < 2**31
+    assert app.new_seed(0.4)[1] == 0.4
+
+
+def test_variations_differ_by_seed_and_zip_holds_them_all(photo_u8):
+    gallery, latent, zip_path = app.make_variations(photo_u8, 1.0, 3, 5, False, False, 0, 1.0, 0, 0, 0)
+    assert [c for _, c in gallery] == ["seed 5", "seed 6", "seed 7"]
+    assert not np.array_equal(gallery[0][0], gallery[1][0])
+    assert latent.shape == photo_u8.shape
+    with zipfile.ZipFile(zip_path) as zf:
+        names = sorted(zf.namelist())
+        assert names == ["settings.json", "variant_seed5.png", "variant_seed6.png", "variant_seed7.png"]
+        assert json.loads(zf.read("settings.json"))["seed"] == 5
+        first = load_image(zf.read("variant_seed5.png"))
+    assert np.array_equal(to_uint8(first), gallery[0][0])
+    again, _, _ = app.make_variations(photo_u8, 1.0, 3, 5, False, False, 0, 1.0, 0, 0, 0)
+    assert all(np.array_equal(a[0], b[0]) for a, b in zip(gallery, again))
+
+
+def test_classical_augmentations_apply(photo_u8):
+    plain, _, _ = app.make_variations(photo_u8, 0.0, 1, 0, False, False, 0, 1.0, 0, 0, 0)
+    jittered, _, _ = app.make_variations(photo_u8, 0.0, 1, 0, False, False, 20, 0.6, 0.5, 0.5, 0.5)
+    assert not np.array_equal(plain[0][0], jittered[0][0])
+
+
+@pytest.mark.parametrize(
+    "call,message",
+    [
+        (lambda: app.repair_image(None, 1, 0, 0, False, False, None), "Upload a photo"),
+        (lambda: app.repair_image({"background": None, "layers": [], "composite": None}, 1, 0, 0, False, False, None), "Upload a photo"),
+        (lambda: app.make_variations(None, 1, 2, 0, False, False, 0, 1, 0, 0, 0), "Upload a photo"),
+        (lambda: app.damage_image(None, "thick", 25, 0, None), "Upload a photo"),
+        (lambda: app.candidate_fills(_editor(to_uint8(make_photo())), 1, 0, 0, 2), "Paint the damage first"),
+        (lambda: app.make_variations(to_uint8(make_photo()), 1, 99, 0, False, False, 0, 1, 0, 0, 0), "between 1 and 16"),
+    ],
+)
+def test_bad_input_is_a_message(call, message):
+    with pytest.raises(gr.Error, match=message):
+        call()
+
+
+def test_full_mask_is_a_message(photo_u8):
+    with pytest.raises(gr.Error, match="covers the whole image"):
+        app.repair_image(_editor(photo_u8, [(0, 48, 0, 64)]), 1, 0, 0, False, False, None)
+
+
+def test_too_many_pixels_is_a_message_naming_the_limit(monkeypatch, photo_u8):
+    monkeypatch.setattr(app, "MAX_PIXELS", 1000)
+    with pytest.raises(gr.Error, match="the limit here is 0 megapixels|limit"):
+        app.repair_image(_editor(photo_u8), 1, 0, 0, False, False, None)
+
+
+def test_api_endpoints(tmp_path, photo_u8):
+    save_image(photo_u8 / 255.0, tmp_path / "p.png")
+    save_image(_mask(photo_u8.shape[:2], (5, 15, 5, 25)), tmp_path / "m.png")
+    out = app.api_repair(str(tmp_path / "p.png"), str(tmp_path / "m.png"), 1, 0.0, 0)
+    m = _mask(photo_u8.shape[:2], (5, 15, 5, 25))
+    assert np.array_equal(out[~m], photo_u8[~m])
+    damaged, mask = app.api_damage(str(tmp_path / "p.png"), "thin", 25, 1)
+    assert damaged.shape == photo_u8.shape and mask.shape == photo_u8.shape[:2] and mask.any()
+    variants = app.api_vary(str(tmp_path / "p.png"), 1.0, 2, 0)
+    assert len(variants) == 2
+
+
+def test_api_refuses_a_file_that_is_not_an_image(tmp_path):
+    bad = tmp_path / "x.png"
+    bad.write_text("hello")
+    with pytest.raises(gr.Error, match="not an image"):
+        app.api_repair(str(bad), None, 1, 0, 0)
+    with pytest.raises(gr.Error, match="Unknown damage kind"):
+        app.api_damage(str(bad), "fire", 1, 0)
+
+
+def test_results_never_share_a_path(photo_u8):
+    paths = {app.repair_image(_editor(photo_u8, [(5, 9, 5, 9)]), 1, 0, 0, False, False, None)[1] for _ in range(3)}
+    assert len(paths) == 3 and all(Path(p).is_relative_to(app.OUTPUT_DIR) for p in paths)
+
+
+def test_app_starts_with_a_corrupt_checkpoint_and_says_how_to_fix_it(tmp_path):
+    bad = tmp_path / "broken.safetensors"
+    bad.write_bytes(b"\x00" * 64)
+    code = (
+        "import app, gradio as gr\n"
+        "print(app.status_text())\n"
+        "try:\n    app.repair_image(None, 1, 0, 0, False, False, None)\n"
+        "except gr.Error as e:\n    print('ERROR', e)\n"
+    )
+    env = {**os.environ, "AEAPP_CHECKPOINT": str(bad)}
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-1500:]
+    assert "could not be loaded" in result.stdout and "broken.safetensors" in result.stdout
+    assert "git checkout -- checkpoints/" in result.stdout
+    assert "ERROR" in result.stdout
