@@ -477,8 +477,9 @@ with gr.Blocks(title="aeapp studio", delete_cache=(1800, 3600)) as demo:
 
     # Hidden components behind the stable API endpoints.
     with gr.Row(visible=False):
-        api_image = gr.Image(type="filepath", label="image")
-        api_mask = gr.Image(type="filepath", label="mask")
+        # Files, not gr.Image: the upload reaches aeapp's decoder, whose messages are clear.
+        api_image = gr.File(type="filepath", label="image")
+        api_mask = gr.File(type="filepath", label="mask")
         api_steps = gr.Number(1, precision=0, label="steps")
         api_strength = gr.Number(0.0, label="strength")
         api_seed = gr.Number(0, precision=0, label="seed")

@@ -36,7 +36,8 @@ def server(tmp_path_factory):
     port = _free_port()
     log = tmp_path_factory.mktemp("app") / "app.log"
     env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1",
-           "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+           "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1",
+           "AEAPP_MAX_FILE_SIZE": "2mb", "AEAPP_MAX_PIXELS": "1000000"}
     with open(log, "w") as fh:
         proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
@@ -82,8 +83,13 @@ def test_paint_a_stroke_and_repair_in_a_real_browser(server, photo_path):
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(server)
         page.wait_for_selector("#editor input[type=file]", state="attached", timeout=60_000)
+        zoom = "(document.querySelector('#editor').innerText.match(/\\d+%/) || [''])[0]"
+        page.wait_for_function(f"{zoom} !== ''", timeout=60_000)
+        blank_zoom = page.evaluate(zoom)
         page.locator("#editor input[type=file]").first.set_input_files(str(photo_path))
-        page.wait_for_timeout(1500)
+        # The canvas zooms to fit the photo once it has loaded it.
+        page.wait_for_function(f"{zoom} !== {blank_zoom!r}", timeout=60_000)
+        page.wait_for_timeout(500)
         page.get_by_label("Brush", exact=True).click()
         box = page.locator("#editor canvas").first.bounding_box()
         cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
@@ -135,3 +141,34 @@ def test_the_file_route_refuses_files_outside_the_app(server):
         with pytest.raises(urllib.error.HTTPError) as e:
             urllib.request.urlopen(f"{server}gradio_api/file={path}", timeout=10)
         assert e.value.code in (403, 404)
+
+
+def test_bad_uploads_get_messages_and_the_app_keeps_serving(server, photo_path, tmp_path):
+    from gradio_client import Client, handle_file
+    from gradio_client.exceptions import AppError
+
+    client = Client(server, verbose=False)
+    not_image = tmp_path / "notes.png"
+    not_image.write_text("not a picture")
+    truncated = tmp_path / "truncated.png"
+    truncated.write_bytes(photo_path.read_bytes()[:300])
+    huge = tmp_path / "huge.png"
+    save_image(np.zeros((1100, 1000, 3), np.float32), huge)  # 1.1 MP, over this server's 1 MP limit
+    for bad, message in ((not_image, "not an image"), (truncated, "truncated|could not be read"), (huge, "limit")):
+        with pytest.raises(AppError, match=message):
+            client.predict(handle_file(str(bad)), None, 1, 0.0, 0, api_name="/repair")
+    out = client.predict(handle_file(str(photo_path)), None, 1, 0.0, 0, api_name="/repair")
+    assert load_image(out).shape == (180, 240, 3)
+
+
+def test_uploads_over_the_size_limit_are_refused(server, tmp_path):
+    big = tmp_path / "big.png"
+    big.write_bytes(b"\x89PNG" + os.urandom(3 * 2**20))  # 3 MB; this server allows 2 MB
+    boundary = "aeappboundary"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"big.png\"\r\n"
+            "Content-Type: image/png\r\n\r\n").encode() + big.read_bytes() + f"\r\n--{boundary}--\r\n".encode()
+    req = urllib.request.Request(f"{server}gradio_api/upload", data=body, method="POST",
+                                 headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(req, timeout=30)
+    assert e.value.code == 413

@@ -210,6 +210,8 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict:
     out = Path(cfg.out)
     if main:
         out.mkdir(parents=True, exist_ok=True)
+        for stale in out.glob("*.tmp"):  # left by a run killed mid-save; the target is intact
+            stale.unlink()
         (out / "config.json").write_text(cfg.to_json())
     torch.manual_seed(cfg.seed + rank)
 
