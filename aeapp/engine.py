@@ -7,6 +7,7 @@ tensors exist only inside this module. No UI and no file paths beyond the checkp
 from __future__ import annotations
 
 import functools
+import math
 import threading
 from pathlib import Path
 from typing import Any, Callable
@@ -39,10 +40,12 @@ def _as_mask(mask, shape: tuple[int, int]) -> np.ndarray:
 
 
 def _tile_starts(n: int, tile: int, overlap: int) -> list[int]:
+    """Evenly spaced tile origins along one side: the fewest tiles that overlap by at least
+    `overlap` pixels."""
     if n <= tile:
         return [0]
-    starts = list(range(0, n - tile, tile - overlap))
-    return starts + [n - tile]
+    count = math.ceil((n - overlap) / (tile - overlap))
+    return [round(i * (n - tile) / (count - 1)) for i in range(count)]
 
 
 def _ramp(n: int, overlap: int) -> np.ndarray:

@@ -15,8 +15,8 @@ scratches; Gaussian noise of sigma 15, 25 and 50 on the 0..255 scale, clipped an
 aeapp is blind: one model, the sigma unknown to it. Reported per task and method: PSNR and
 SSIM of the whole image, PSNR inside the holes, median seconds per image, megapixels per
 second; then the latency of one warm repair at 512x512, 1 MP and 12 MP and the peak RSS.
-Writes results.json, results.md and quality_vs_time.png to --out. Needs the benchmark
-extras: pip install -r bench/requirements.txt
+Writes results.json, results.md and quality_vs_time.png to --out. BM3D and matplotlib come
+from requirements-dev.txt.
 """
 
 from __future__ import annotations

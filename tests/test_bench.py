@@ -1,0 +1,56 @@
+import json
+
+import numpy as np
+
+from aeapp.image_io import save_image
+from bench import benchmark, gpu_check
+
+from .conftest import make_photo
+
+
+def test_damaged_inputs_are_reproducible_and_task_specific():
+    images = [make_photo(40, 48, seed=i) for i in range(2)]
+    a = benchmark.damaged_inputs(images, "thick", 0)
+    b = benchmark.damaged_inputs(images, "thick", 0)
+    c = benchmark.damaged_inputs(images, "boxes", 0)
+    assert all(np.array_equal(x[1], y[1]) for x, y in zip(a, b))
+    assert not all(np.array_equal(x[1], y[1]) for x, y in zip(a, c))
+    noisy, mask = benchmark.damaged_inputs(images, "noise50", 0)[0]
+    assert not mask.any() and abs((noisy - images[0]).std() * 255 - 50) < 12  # clipping trims it
+
+
+def test_benchmark_end_to_end_on_tiny_inputs(tmp_path, tiny_checkpoint):
+    data, tune = tmp_path / "data", tmp_path / "tune"
+    for i in range(2):
+        save_image(make_photo(48, 64, seed=i), data / f"{i}.png")
+    save_image(make_photo(48, 64, seed=9), tune / "t.png")
+    out = tmp_path / "out"
+    results = benchmark.main(["--data", str(data), "--tune-data", str(tune), "--tune-images", "1", "--tasks", "thin", "noise25",
+                              "--bm3d-limit", "1", "--latency", "512", "--repeats", "1", "--checkpoint", str(tiny_checkpoint),
+                              "--out", str(out)])
+    methods = {(r["task"], r["method"]) for r in results["tasks"]}
+    assert {("thin", "aeapp"), ("thin", "OpenCV Telea"), ("thin", "OpenCV Navier-Stokes"), ("thin", "scikit-image biharmonic"),
+            ("noise25", "aeapp"), ("noise25", "OpenCV NLM"), ("noise25", "scikit-image TV"), ("noise25", "BM3D")} == methods
+    bm3d = next(r for r in results["tasks"] if r["method"] == "BM3D")
+    assert bm3d["images"] == 1 and "aeapp_psnr_same_images" in bm3d
+    thin = next(r for r in results["tasks"] if r == results["tasks"][0])
+    assert "psnr_holes" in thin and thin["megapixels_per_second"] > 0
+    assert json.loads((out / "results.json").read_text())["images"] == 2
+    assert "| thin | **aeapp** |" in (out / "results.md").read_text()
+    assert (out / "quality_vs_time.png").stat().st_size > 10_000
+    assert results["latency"][0]["size"] == "512"
+
+
+def test_device_check_runs_on_the_cpu(tmp_path, tiny_checkpoint):
+    result = gpu_check.main(["--device", "cpu", "--sizes", "256", "--repeats", "1", "--train-seconds", "0.5", "--batch", "2",
+                             "--crop", "64", "--checkpoint", str(tiny_checkpoint), "--out", str(tmp_path / "gpu.json")])
+    assert result["latency"][0]["finite"] and result["latency"][0]["seconds_median"] > 0
+    assert result["training"]["steps"] >= 1
+
+
+def test_load_script_checks_every_answer_against_its_reference(tmp_path):
+    from bench import load_test
+
+    result = load_test.main(["--clients", "2", "--requests", "4", "--out", str(tmp_path / "load.json")])
+    assert result["requests"] == 4 and result["failures"] == 0 and result["mismatched_results"] == 0
+    assert result["latency_p50_s"] > 0 and result["rss_after_load_mib"] > 0
