@@ -79,17 +79,16 @@ def status_text() -> str:
             f"checkpoint (`git checkout -- checkpoints/`) or set `AEAPP_CHECKPOINT` to a valid aeapp "
             f".safetensors file, then restart the app."
         )
-    info = ENGINE.info
-    val = info.get("validation", {})
-    scores = ", ".join(
-        f"{k.removeprefix('psnr_')} {v:.2f} dB" for k, v in val.items() if k.startswith("psnr_")
-    )
-    trained = f"trained {info['steps']} steps ({info.get('minutes', '?')} min) on {Path(str(info.get('data', '?'))).name}" if "steps" in info else ""
-    return (
-        f"**Model** `{CHECKPOINT.name}` on **{ENGINE.description}** · {trained}"
-        + (f" · validation PSNR (CBSD68): {scores}" if scores else "")
-        + f" · {LIMITS}"
-    )
+    parts = []
+    for name, what in (("fill", "holes"), ("restore", "denoising")):
+        run = ENGINE.info.get("networks", {}).get(name, {})
+        val = run.get("validation", {})
+        order = ("thin", "thick", "boxes", "scratches", "noise15", "noise25", "noise50")
+        shown = [f"{k} {val['psnr_' + k]:.1f} dB" for k in order if "psnr_" + k in val]
+        if shown:
+            parts.append(f"{what}: " + ", ".join(shown))
+    scores = f" · validation PSNR on CBSD68 ({'; '.join(parts)})" if parts else ""
+    return f"**Model** `{CHECKPOINT.name}` on **{ENGINE.description}**{scores} · {LIMITS}"
 
 
 # ---- helpers --------------------------------------------------------------------------------

@@ -1,9 +1,12 @@
-"""Save and load model weights as safetensors, with the model config in the header.
+"""Save and load networks as safetensors, with their configs in the header.
 
-A checkpoint alone rebuilds its model: the metadata holds the ModelConfig as JSON, a
-format version, and an `info` JSON object (how it was trained: command, data, seed,
-steps, measured metrics). Nothing is ever unpickled. Every failure to load is a
-CheckpointError (a ValueError) whose message names the file and says what to do.
+A checkpoint holds one or more named networks: "fill" (inpainting) and "restore" (blind
+denoising) in the shipped file, one of them in a training run's file. Tensors are named
+"<network>.<parameter>". The metadata holds each network's ModelConfig as JSON, a format
+version, and an `info` JSON object (how it was trained: commands, data, seeds, steps,
+measured metrics), so the file alone rebuilds its models. Nothing is ever unpickled. Every
+failure to load is a CheckpointError (a ValueError) whose message names the file and says
+what to do.
 """
 
 from __future__ import annotations
@@ -42,20 +45,26 @@ def state_dict_for_saving(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 def save(
     path: str | os.PathLike,
-    model: torch.nn.Module,
-    config: ModelConfig,
+    networks: dict[str, torch.nn.Module],
     info: dict[str, Any] | None = None,
     dtype: torch.dtype | None = None,
 ) -> Path:
-    """Write `model`'s weights (optionally cast, e.g. to float16 for shipping) atomically."""
+    """Write named ConvAutoencoders (weights optionally cast, e.g. to float16) atomically."""
     path = Path(path)
-    tensors = state_dict_for_saving(model)
-    if dtype is not None:
-        tensors = {k: v.to(dtype) if v.is_floating_point() else v for k, v in tensors.items()}
+    tensors, configs = {}, {}
+    for name, model in networks.items():
+        if not name.isidentifier():
+            raise ValueError(f"network names must be identifiers, got {name!r}")
+        bare = getattr(model, "module", model)
+        configs[name] = getattr(bare, "_orig_mod", bare).config.to_dict()
+        for key, value in state_dict_for_saving(model).items():
+            if dtype is not None and value.is_floating_point():
+                value = value.to(dtype)
+            tensors[f"{name}.{key}"] = value
     metadata = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "model_config": json.dumps(config.to_dict(), sort_keys=True),
+        "networks": json.dumps(configs, sort_keys=True),
         "info": json.dumps(info or {}, sort_keys=True),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -71,8 +80,8 @@ def save(
     return path
 
 
-def read_metadata(path: str | os.PathLike) -> tuple[ModelConfig, dict[str, Any]]:
-    """Read (config, info) from a checkpoint's header without loading its weights."""
+def read_metadata(path: str | os.PathLike) -> tuple[dict[str, ModelConfig], dict[str, Any]]:
+    """Read ({network: config}, info) from a checkpoint's header without loading weights."""
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"checkpoint {path} does not exist; pass the path of an aeapp .safetensors file")
@@ -93,43 +102,56 @@ def read_metadata(path: str | os.PathLike) -> tuple[ModelConfig, dict[str, Any]]
             f"checkpoint {path} has format version {meta.get('format_version')!r}; this aeapp reads version {FORMAT_VERSION}"
         )
     try:
-        config = ModelConfig.from_dict(json.loads(meta["model_config"]))
+        raw = json.loads(meta["networks"])
+        if not isinstance(raw, dict) or not raw:
+            raise ValueError("no networks listed")
+        configs = {name: ModelConfig.from_dict(cfg) for name, cfg in raw.items()}
         info = json.loads(meta.get("info", "{}"))
     except (KeyError, ValueError, TypeError) as e:
         raise CheckpointError(f"checkpoint {path} has an invalid model config: {e}") from None
-    return config, info
+    return configs, info
 
 
 def load(path: str | os.PathLike = DEFAULT_CHECKPOINT, device: torch.device | str = "cpu", dtype=torch.float32):
-    """Build the model a checkpoint describes and load its weights strictly.
+    """Build every network a checkpoint describes and load its weights strictly.
 
-    Returns (model in eval mode on `device` with `dtype`, ModelConfig, info dict).
+    Returns ({network: model in eval mode on `device` with `dtype`}, info dict).
     """
     path = Path(path)
-    config, info = read_metadata(path)
-    model = ConvAutoencoder(config)
+    configs, info = read_metadata(path)
     try:
         with safe_open(str(path), framework="pt") as f:
             tensors = {k: f.get_tensor(k) for k in f.keys()}
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
         raise CheckpointError(f"checkpoint {path} could not be read ({e}); it may be truncated or corrupt") from None
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(tensors))
-    unexpected = sorted(set(tensors) - set(expected))
-    wrong = sorted(k for k in expected if k in tensors and tensors[k].shape != expected[k].shape)
-    if missing or unexpected or wrong:
-        detail = "; ".join(
-            part
-            for part in (
-                f"missing {', '.join(missing[:3])}" if missing else "",
-                f"unexpected {', '.join(unexpected[:3])}" if unexpected else "",
-                f"wrong shape for {', '.join(wrong[:3])}" if wrong else "",
+    models = {}
+    for name, config in configs.items():
+        model = ConvAutoencoder(config)
+        prefix = name + "."
+        own = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+        expected = model.state_dict()
+        missing = sorted(set(expected) - set(own))
+        unexpected = sorted(set(own) - set(expected))
+        wrong = sorted(k for k in expected if k in own and own[k].shape != expected[k].shape)
+        if missing or unexpected or wrong:
+            detail = "; ".join(
+                part
+                for part in (
+                    f"missing {', '.join(missing[:3])}" if missing else "",
+                    f"unexpected {', '.join(unexpected[:3])}" if unexpected else "",
+                    f"wrong shape for {', '.join(wrong[:3])}" if wrong else "",
+                )
+                if part
             )
-            if part
-        )
-        raise CheckpointError(f"checkpoint {path} does not match the architecture its config describes ({detail})")
-    tensors = {k: v.float() for k, v in tensors.items()}
-    if not all(torch.isfinite(v).all() for v in tensors.values()):
-        raise CheckpointError(f"checkpoint {path} contains NaN or infinite weights")
-    model.load_state_dict(tensors, strict=True)
-    return model.to(device=device, dtype=dtype).eval(), config, info
+            raise CheckpointError(
+                f"checkpoint {path}: network {name!r} does not match the architecture its config describes ({detail})"
+            )
+        own = {k: v.float() for k, v in own.items()}
+        if not all(torch.isfinite(v).all() for v in own.values()):
+            raise CheckpointError(f"checkpoint {path}: network {name!r} contains NaN or infinite weights")
+        model.load_state_dict(own, strict=True)
+        models[name] = model.to(device=device, dtype=dtype).eval()
+    stray = sorted(k for k in tensors if k.split(".", 1)[0] not in configs)
+    if stray:
+        raise CheckpointError(f"checkpoint {path} has weights for no listed network ({', '.join(stray[:3])})")
+    return models, info

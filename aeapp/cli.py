@@ -204,27 +204,34 @@ def cmd_info(args) -> int:
 
     path = Path(args.checkpoint or DEFAULT_CHECKPOINT)
     try:
-        config, info = read_metadata(path)
+        configs, info = read_metadata(path)
     except ValueError as e:
         raise UsageError(str(e)) from None
     if args.json:
-        print(json.dumps({"checkpoint": str(path), "model_config": config.to_dict(), "info": info}, indent=2))
+        print(json.dumps({"checkpoint": str(path), "networks": {k: c.to_dict() for k, c in configs.items()}, "info": info}, indent=2))
         return 0
     from safetensors import safe_open
 
     with safe_open(str(path), framework="pt") as f:
-        params = sum(_numel(f.get_slice(k).get_shape()) for k in f.keys())
-    print(f"checkpoint   {path} ({path.stat().st_size / 2**20:.1f} MiB, {params / 1e6:.2f} M parameters)")
-    print(f"architecture widths {list(config.widths)}, unshuffle {config.unshuffle}, stride {config.stride}, "
-          f"latent {config.latent_channels} channels at 1/{config.stride}")
-    for key in ("command", "data", "training_images", "seed", "steps", "minutes", "device", "world_size", "commit"):
-        if key in info:
-            print(f"{key:<12} {info[key]}")
-    for section in ("validation", "benchmark"):
-        if info.get(section):
-            print(f"{section}:")
-            for k, v in info[section].items():
-                print(f"  {k:<20} {v:.3f}" if isinstance(v, float) else f"  {k:<20} {v}")
+        params = {name: sum(_numel(f.get_slice(k).get_shape()) for k in f.keys() if k.startswith(name + ".")) for name in configs}
+    print(f"checkpoint   {path} ({path.stat().st_size / 2**20:.1f} MiB)")
+    runs = info.get("networks", {})
+    for name, config in configs.items():
+        run = runs.get(name, info if len(configs) == 1 else {})
+        print(f"\nnetwork {name!r}: {params[name] / 1e6:.2f} M parameters, widths {list(config.widths)}, "
+              f"unshuffle {config.unshuffle}, stride {config.stride}, latent {config.latent_channels} channels, "
+              f"{config.global_blocks} Fourier blocks")
+        for key in ("command", "data", "training_images", "seed", "steps", "minutes", "device", "world_size", "commit"):
+            if key in run:
+                print(f"  {key:<16} {run[key]}")
+        for k, v in run.get("validation", {}).items():
+            print(f"  {'validation ' + k:<28} {v:.3f}" if isinstance(v, float) else f"  {k} {v}")
+    if info.get("benchmark"):
+        print(f"\nbenchmark: {info['benchmark'].get('command', '')}")
+        for row in info["benchmark"].get("tasks", []):
+            if row.get("method") == "aeapp":
+                holes = f", in holes {row['psnr_holes']:.2f} dB" if "psnr_holes" in row else ""
+                print(f"  {row['task']:<10} PSNR {row['psnr']:.2f} dB{holes}, SSIM {row['ssim']:.4f}")
     return 0
 
 

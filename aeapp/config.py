@@ -30,6 +30,9 @@ def _from_dict(cls, data: dict[str, Any]):
     return cls(**kwargs)
 
 
+TASKS = ("fill", "restore")
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Architecture of the repair autoencoder (see aeapp/model.py)."""
@@ -100,13 +103,15 @@ class TrainConfig:
     # The cosine schedule spans `steps`; with a wall-clock budget, the step count the budget
     # allows is re-estimated every `schedule_every` steps and the schedule shrunk to fit.
     schedule_every: int = 100
-    # Damage mixture: probability of holes only, noise only, or both.
-    p_holes: float = 0.5
-    p_noise: float = 0.25
+    # Which network to train: "fill" learns to fill holes (loss inside the holes only; the
+    # known pixels are put back by the composite), "restore" learns blind denoising.
+    # They are separate networks because their gradients fight in a shared one: large,
+    # coherent hole errors take over Adam's statistics and denoising stops learning.
+    task: str = "fill"
     max_sigma: float = 55.0  # noise sigma on the 0..255 scale, drawn uniformly from [0, max]
-    hole_weight: float = 2.0  # extra L1 weight inside holes
+    p_noisy_context: float = 0.25  # fill: fraction of samples whose known pixels are noisy
     fft_weight: float = 0.05  # weight of the L1 loss between amplitude spectra
-    refine_prob: float = 0.15  # fraction of steps that teach refinement (holes pre-filled)
+    refine_prob: float = 0.15  # fill: fraction of steps that teach refinement (holes pre-filled)
     latent_noise_prob: float = 0.3  # fraction of samples whose latent gets noise
     latent_noise_max: float = 1.0  # strength drawn uniformly from [0, max]
     val_images: int = 16  # validation images, each damaged once per kind with a fixed seed
@@ -120,6 +125,10 @@ class TrainConfig:
     channels_last: bool = True
     compile: bool = False
 
+    def __post_init__(self):
+        if self.task not in TASKS:
+            raise ValueError(f"task must be one of {', '.join(TASKS)}, got {self.task!r}")
+
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["model"] = self.model.to_dict()
@@ -131,6 +140,7 @@ class TrainConfig:
         model = ModelConfig.from_dict(data.pop("model", {}))
         cfg = _from_dict(cls, data)
         cfg.model = model
+        cfg.__post_init__()
         return cfg
 
     def to_json(self) -> str:

@@ -36,5 +36,6 @@ def describe(device: torch.device, dtype: torch.dtype) -> str:
     if device.type == "cuda":
         where = f"CUDA ({torch.cuda.get_device_name(device)})"
     else:
-        where = f"CPU ({torch.get_num_threads()} threads)"
+        n = torch.get_num_threads()
+        where = f"CPU ({n} thread{'s' if n != 1 else ''})"
     return f"{where}, {str(dtype).removeprefix('torch.')}"

@@ -1,5 +1,7 @@
-"""The engine: one cached model and the operations built on it (repair, refine, vary).
+"""The engine: the cached networks and the operations built on them (repair, refine, vary).
 
+The checkpoint holds two autoencoders: "fill" repairs holes, "restore" restores a whole image
+(blind denoising). A repair with a non-empty mask uses "fill", one without uses "restore".
 Images in and out are float32 RGB HxWx3 in [0,1]; masks are bool HxW, True = repair. NCHW
 tensors exist only inside this module. No UI and no file paths beyond the checkpoint.
 """
@@ -16,8 +18,7 @@ import numpy as np
 import torch
 
 from . import checkpoint, device as device_mod, image_io, masks
-from .config import ModelConfig
-from .model import ConvAutoencoder, Latent
+from .model import ConvAutoencoder, Latent, coarse_fill
 from .padding import pad_to_multiple, unpad
 
 ProgressFn = Callable[[float, str], None]
@@ -53,8 +54,11 @@ def _ramp(n: int, overlap: int) -> np.ndarray:
     return np.minimum(1.0, np.minimum(i + 0.5, n - i - 0.5) / max(1, overlap))
 
 
+NETWORKS = {"fill": "filling holes", "restore": "blind restoration (no mask)"}
+
+
 class Engine:
-    """A loaded model on one device, and the operations built on it.
+    """Loaded networks on one device, and the operations built on them.
 
     Thread-safe: calls from several threads share the weights and run one forward pass at
     a time (on a CPU the forward pass already uses every core).
@@ -62,7 +66,7 @@ class Engine:
 
     def __init__(
         self,
-        model: ConvAutoencoder,
+        networks: dict[str, ConvAutoencoder],
         device: torch.device,
         dtype: torch.dtype,
         info: dict[str, Any] | None = None,
@@ -70,14 +74,18 @@ class Engine:
         tile: int = 2048,
         overlap: int = 128,
     ):
-        self.config: ModelConfig = model.config
+        unknown = sorted(set(networks) - set(NETWORKS))
+        if unknown or not networks:
+            raise ValueError(f"an engine takes networks named {' and '.join(NETWORKS)}, got {', '.join(unknown) or 'none'}")
         self.device = device
         self.dtype = dtype
         self.info = info or {}
         self.checkpoint_path = checkpoint_path
         self.memory_format = torch.channels_last
-        self.model = model.to(device=device, dtype=dtype, memory_format=self.memory_format).eval()
-        stride = self.config.stride
+        self.networks = {
+            name: m.to(device=device, dtype=dtype, memory_format=self.memory_format).eval() for name, m in networks.items()
+        }
+        stride = max(m.config.stride for m in self.networks.values())
         self.tile = max(stride, tile // stride * stride)
         self.overlap = max(stride, overlap // stride * stride)
         self._lock = threading.Lock()
@@ -85,12 +93,17 @@ class Engine:
     @classmethod
     def from_checkpoint(cls, path=checkpoint.DEFAULT_CHECKPOINT, device: str = "auto", dtype: str | None = None, **kw):
         dev, dt = device_mod.resolve(device, dtype)
-        model, _, info = checkpoint.load(path, device=dev, dtype=dt)
-        return cls(model, dev, dt, info=info, checkpoint_path=Path(path), **kw)
+        networks, info = checkpoint.load(path, device=dev, dtype=dt)
+        return cls(networks, dev, dt, info=info, checkpoint_path=Path(path), **kw)
 
     @property
     def description(self) -> str:
         return device_mod.describe(self.device, self.dtype)
+
+    def network(self, name: str) -> ConvAutoencoder:
+        if name not in self.networks:
+            raise ValueError(f"this checkpoint has no {name!r} network, so {NETWORKS[name]} is not available")
+        return self.networks[name]
 
     # ---- tensors ------------------------------------------------------------------------
 
@@ -102,33 +115,49 @@ class Engine:
     def _to_array(self, t: torch.Tensor) -> np.ndarray:
         return t[0].float().clamp_(0, 1).permute(1, 2, 0).cpu().numpy()
 
-    def _encode_tensor(self, image: np.ndarray, mask: np.ndarray) -> Latent:
-        x, size = pad_to_multiple(self._to_tensor(image), self.config.stride)
-        m, _ = pad_to_multiple(self._to_tensor(mask.astype(np.float32)), self.config.stride)
-        latent = self.model.encode(x, m)
+    def _encode_tensor(self, name: str, image: np.ndarray, mask: np.ndarray, prefill: bool) -> Latent:
+        """Encode with network `name`; `prefill` puts a coarse fill under the holes (the first
+        pass of a repair; later passes keep the previous fill)."""
+        model = self.network(name)
+        x, size = pad_to_multiple(self._to_tensor(image), model.config.stride)
+        m, _ = pad_to_multiple(self._to_tensor(mask.astype(np.float32)), model.config.stride)
+        if prefill:
+            x = coarse_fill(x.float(), m.float()).to(self.dtype).contiguous(memory_format=self.memory_format)
+        latent = model.encode(x, m)
         latent.size = size
+        latent.network = name
         return latent
 
     def _decode_tensor(self, latent: Latent, strength: float, generator: torch.Generator | None) -> np.ndarray:
+        model = self.network(latent.network)
         if strength:
-            latent = self.model.add_latent_noise(latent, strength, generator)
-        out = self.model.decode(latent)
+            latent = model.add_latent_noise(latent, strength, generator)
+        out = model.decode(latent)
         return self._to_array(unpad(out, latent.size))
 
-    def _predict(self, image, mask, strength=0.0, generator=None, progress: ProgressFn | None = None) -> np.ndarray:
-        """Model output (not yet composited) for an image of any size, tiled when large."""
+    def _predict(self, image, mask, strength=0.0, generator=None, progress: ProgressFn | None = None, prefill=False) -> np.ndarray:
+        """Network output (not yet composited) for an image of any size, tiled when large.
+
+        With holes anywhere, the "fill" network runs, and only on tiles that have holes;
+        without, "restore" runs on every tile.
+        """
         h, w = mask.shape
+        name = "fill" if mask.any() else "restore"
+        self.network(name)
         ys, xs = _tile_starts(h, self.tile, self.overlap), _tile_starts(w, self.tile, self.overlap)
         with self._lock, torch.inference_mode():
             if len(ys) == 1 and len(xs) == 1:
-                return self._decode_tensor(self._encode_tensor(image, mask), strength, generator)
+                return self._decode_tensor(self._encode_tensor(name, image, mask, prefill), strength, generator)
             out = np.zeros((h, w, 3), np.float32)
             weight = np.zeros((h, w, 1), np.float32)
             total, done = len(ys) * len(xs), 0
             for y in ys:
                 for x in xs:
                     sl = np.s_[y : y + self.tile, x : x + self.tile]
-                    pred = self._decode_tensor(self._encode_tensor(image[sl], mask[sl]), strength, generator)
+                    if name == "fill" and not mask[sl].any():
+                        pred = image[sl]  # no holes here: the composite keeps these pixels anyway
+                    else:
+                        pred = self._decode_tensor(self._encode_tensor(name, image[sl], mask[sl], prefill), strength, generator)
                     wt = np.outer(_ramp(pred.shape[0], self.overlap), _ramp(pred.shape[1], self.overlap))[..., None]
                     out[sl] += pred * wt
                     weight[sl] += wt
@@ -187,7 +216,7 @@ class Engine:
             sub = None
             if progress:
                 sub = lambda f, msg, s=step: progress((s + f) / steps, f"pass {s + 1}/{steps}: {msg}")  # noqa: E731
-            pred = self._predict(current, m, float(strength), generator, sub)
+            pred = self._predict(current, m, float(strength), generator, sub, prefill=not blind and step == 0)
             current = pred if blind else masks.composite(pred, rgb, m)
             if progress:
                 progress((step + 1) / steps, f"pass {step + 1}/{steps} done")
@@ -209,15 +238,16 @@ class Engine:
             raise ValueError("the mask covers the whole image, so nothing is left to vary from")
         single = len(_tile_starts(m.shape[0], self.tile, self.overlap)) * len(_tile_starts(m.shape[1], self.tile, self.overlap)) == 1
         start = masks.composite(np.zeros_like(rgb), rgb, m)
+        name, holes = ("fill", True) if m.any() else ("restore", False)
         out = []
         if single:
             with self._lock, torch.inference_mode():
-                latent = self._encode_tensor(start, m)
+                latent = self._encode_tensor(name, start, m, prefill=holes)
                 for s in range(int(seed), int(seed) + int(count)):
                     out.append(self._decode_tensor(latent, float(strength), torch.Generator().manual_seed(s)))
         else:
             for s in range(int(seed), int(seed) + int(count)):
-                out.append(self._predict(start, m, float(strength), torch.Generator().manual_seed(s)))
+                out.append(self._predict(start, m, float(strength), torch.Generator().manual_seed(s), prefill=holes))
         return [masks.composite(o, rgb, m) if m.any() else o for o in out]
 
     def encode(self, image, mask=None) -> Latent:
@@ -228,8 +258,9 @@ class Engine:
         rgb, m = self.prepare(image, mask)
         if max(m.shape) > self.tile:
             raise ValueError(f"encode takes images up to {self.tile} px a side; repair() tiles larger ones")
+        name = "fill" if m.any() else "restore"
         with self._lock, torch.inference_mode():
-            return self._encode_tensor(masks.composite(np.zeros_like(rgb), rgb, m), m)
+            return self._encode_tensor(name, masks.composite(np.zeros_like(rgb), rgb, m), m, prefill=m.any())
 
     def decode(self, latent: Latent, strength: float = 0.0, seed: int = 0) -> np.ndarray:
         """Decode a latent from `encode`, optionally with latent noise; float32 HxWx3 in [0,1]."""
@@ -237,8 +268,13 @@ class Engine:
             return self._decode_tensor(latent, float(strength), torch.Generator().manual_seed(int(seed)))
 
     def warmup(self) -> None:
-        """One small forward pass, so the first user request does not pay for lazy init."""
-        self.repair(np.full((64, 64, 3), 0.5, np.float32))
+        """A small forward pass per network, so the first request does not pay for lazy init."""
+        image = np.full((64, 64, 3), 0.5, np.float32)
+        hole = np.zeros((64, 64), bool)
+        hole[16:32, 16:32] = True
+        for name, mask in (("restore", None), ("fill", hole)):
+            if name in self.networks:
+                self.repair(image, mask)
 
 
 @functools.lru_cache(maxsize=4)

@@ -33,6 +33,31 @@ class Latent:
     skips: list[torch.Tensor]
     input: torch.Tensor  # the RGB input, to which the decoder's residual is added
     size: tuple[int, int] | None = None  # (h, w) before padding, set by the engine
+    network: str = ""  # which of the engine's networks made it ("fill" or "restore")
+
+
+RESIDUAL_INIT_SCALE = 0.1
+
+
+def coarse_fill(image: torch.Tensor, mask: torch.Tensor, scales=(4, 16, 64)) -> torch.Tensor:
+    """Holes (mask 1) filled with local averages of the known pixels: normalised
+    convolution at a few scales, the finest scale with enough known pixels winning.
+
+    The network then learns a residual on top of a plausible colour rather than on black,
+    which keeps hole errors small and quick to learn. NCHW in, NCHW out; known pixels kept.
+    """
+    known = 1.0 - mask
+    h, w = image.shape[-2:]
+    weighted = image * known
+    total = known.sum(dim=(2, 3), keepdim=True)
+    fill = (weighted.sum(dim=(2, 3), keepdim=True) / total.clamp_min(1e-6)).expand_as(image)
+    for s in sorted(scales, reverse=True):
+        if s >= min(h, w):
+            continue
+        num = F.interpolate(F.avg_pool2d(weighted, s, s, ceil_mode=True), size=(h, w), mode="bilinear", align_corners=False)
+        den = F.interpolate(F.avg_pool2d(known, s, s, ceil_mode=True), size=(h, w), mode="bilinear", align_corners=False)
+        fill = torch.where(den > 0.05, num / den.clamp_min(1e-6), fill)
+    return weighted + fill * mask
 
 
 class ResBlock(nn.Module):
@@ -40,9 +65,12 @@ class ResBlock(nn.Module):
         super().__init__()
         self.conv1 = nn.Conv2d(channels, channels, 3, padding=dilation, dilation=dilation)
         self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
-        # Start each block as the identity: deep stacks without normalisation train stably.
-        nn.init.zeros_(self.conv2.weight)
-        nn.init.zeros_(self.conv2.bias)
+        # Start each block close to the identity (EDSR's residual scaling, applied to the
+        # init): deep stacks without normalisation train stably, and unlike a zero init the
+        # network is nonlinear from the first step.
+        with torch.no_grad():
+            self.conv2.weight.mul_(RESIDUAL_INIT_SCALE)
+            self.conv2.bias.zero_()
 
     def forward(self, x):
         return x + self.conv2(F.silu(self.conv1(x)))
@@ -72,8 +100,9 @@ class GlobalBlock(nn.Module):
         self.local = nn.Conv2d(channels, channels, 3, padding=1)
         self.spectral = FourierUnit(channels)
         self.fuse = nn.Conv2d(2 * channels, channels, 1)
-        nn.init.zeros_(self.fuse.weight)
-        nn.init.zeros_(self.fuse.bias)
+        with torch.no_grad():
+            self.fuse.weight.mul_(RESIDUAL_INIT_SCALE)
+            self.fuse.bias.zero_()
 
     def forward(self, x):
         y = torch.cat([F.silu(self.local(x)), self.spectral(x)], dim=1)
@@ -158,13 +187,13 @@ class ConvAutoencoder(nn.Module):
         s = torch.as_tensor(strength, dtype=torch.float32).reshape(-1, 1, 1, 1)
 
         def noisy(t: torch.Tensor) -> torch.Tensor:
-            spread = t.float().std(dim=(2, 3), keepdim=True)
+            spread = t.float().std(dim=(2, 3), keepdim=True, correction=0)  # 1x1 maps: 0, not NaN
             gen_device = generator.device if generator is not None else torch.device("cpu")
             eps = torch.randn(t.shape, generator=generator, device=gen_device, dtype=torch.float32)
             return (t.float() + s.to(t.device) * spread * eps.to(t.device)).to(t.dtype)
 
         skips = [noisy(t) if i in self.config.noisy_skip_levels else t for i, t in enumerate(latent.skips)]
-        return Latent(code=noisy(latent.code), skips=skips, input=latent.input, size=latent.size)
+        return Latent(code=noisy(latent.code), skips=skips, input=latent.input, size=latent.size, network=latent.network)
 
     def forward(self, image: torch.Tensor, mask: torch.Tensor, strength=0.0, generator=None) -> torch.Tensor:
         latent = self.encode(image, mask)

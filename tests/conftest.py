@@ -61,14 +61,19 @@ def tiny_model() -> ConvAutoencoder:
     return make_tiny_model()
 
 
-@pytest.fixture
-def engine(tiny_model) -> Engine:
-    return Engine(tiny_model, torch.device("cpu"), torch.float32)
+def make_tiny_networks() -> dict:
+    return {"fill": make_tiny_model(0), "restore": make_tiny_model(1)}
 
 
 @pytest.fixture
-def tiny_checkpoint(tmp_path, tiny_model):
-    return checkpoint.save(tmp_path / "tiny.safetensors", tiny_model, TINY, {"seed": 0, "validation": {"score": 1.0}})
+def engine() -> Engine:
+    return Engine(make_tiny_networks(), torch.device("cpu"), torch.float32)
+
+
+@pytest.fixture
+def tiny_checkpoint(tmp_path):
+    info = {"networks": {"fill": {"seed": 0, "validation": {"psnr_thin": 20.0}}, "restore": {"seed": 1}}}
+    return checkpoint.save(tmp_path / "tiny.safetensors", make_tiny_networks(), info)
 
 
 @pytest.fixture

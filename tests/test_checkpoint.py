@@ -9,24 +9,29 @@ from aeapp.checkpoint import CheckpointError
 from aeapp.config import ModelConfig
 from aeapp.model import ConvAutoencoder
 
-from .conftest import TINY
+from .conftest import TINY, make_tiny_networks
 
 
-def test_round_trip_gives_identical_outputs(tiny_model, tiny_checkpoint):
-    loaded, config, info = checkpoint.load(tiny_checkpoint)
-    assert config == TINY
-    assert info["seed"] == 0
+def test_round_trip_gives_identical_outputs(tmp_path):
+    networks = make_tiny_networks()
+    path = checkpoint.save(tmp_path / "both.safetensors", networks, {"seed": 3})
+    loaded, info = checkpoint.load(path)
+    configs, _ = checkpoint.read_metadata(path)
+    assert set(loaded) == {"fill", "restore"} and configs["fill"] == TINY
+    assert info["seed"] == 3
     x, m = torch.rand(1, 3, 16, 16), (torch.rand(1, 1, 16, 16) > 0.5).float()
     with torch.no_grad():
-        assert torch.equal(loaded(x, m), tiny_model(x, m))
+        for name in networks:
+            assert torch.equal(loaded[name](x, m), networks[name](x, m))
+        assert not torch.equal(loaded["fill"](x, m), loaded["restore"](x, m))
 
 
 def test_float16_checkpoint_loads_close_to_float32(tmp_path, tiny_model):
-    path = checkpoint.save(tmp_path / "half.safetensors", tiny_model, TINY, dtype=torch.float16)
-    loaded, _, _ = checkpoint.load(path)
+    path = checkpoint.save(tmp_path / "half.safetensors", {"fill": tiny_model}, dtype=torch.float16)
+    loaded, _ = checkpoint.load(path)
     x, m = torch.rand(1, 3, 16, 16), torch.zeros(1, 1, 16, 16)
     with torch.no_grad():
-        assert torch.allclose(loaded(x, m), tiny_model(x, m), atol=0.05)
+        assert torch.allclose(loaded["fill"](x, m), tiny_model(x, m), atol=0.05)
 
 
 def test_prefixes_from_ddp_and_compile_are_stripped(tmp_path, tiny_model):
@@ -35,9 +40,9 @@ def test_prefixes_from_ddp_and_compile_are_stripped(tmp_path, tiny_model):
             super().__init__()
             self.module = m
 
-    path = checkpoint.save(tmp_path / "w.safetensors", Wrapper(tiny_model), TINY)
-    loaded, _, _ = checkpoint.load(path)
-    assert set(loaded.state_dict()) == set(tiny_model.state_dict())
+    path = checkpoint.save(tmp_path / "w.safetensors", {"fill": Wrapper(tiny_model)})
+    loaded, _ = checkpoint.load(path)
+    assert set(loaded["fill"].state_dict()) == set(tiny_model.state_dict())
 
 
 def test_missing_file_names_the_file(tmp_path):
@@ -71,18 +76,17 @@ def test_foreign_safetensors_is_refused(tmp_path):
 def test_weights_for_another_architecture_are_refused(tmp_path, tiny_model):
     other = ModelConfig(**{**TINY.to_dict(), "widths": (8, 24)})
     path = tmp_path / "mismatch.safetensors"
-    checkpoint.save(path, tiny_model, TINY)
-    # Rewrite the header to claim another architecture than the weights have.
-    tensors = {k: v for k, v in tiny_model.state_dict().items()}
+    # A header that claims another architecture than the weights have.
+    tensors = {f"fill.{k}": v for k, v in tiny_model.state_dict().items()}
     save_file(tensors, str(path), metadata={"format": checkpoint.FORMAT, "format_version": checkpoint.FORMAT_VERSION,
-                                             "model_config": json.dumps(other.to_dict()), "info": "{}"})
-    with pytest.raises(CheckpointError, match="does not match the architecture"):
+                                             "networks": json.dumps({"fill": other.to_dict()}), "info": "{}"})
+    with pytest.raises(CheckpointError, match="network 'fill' does not match the architecture"):
         checkpoint.load(path)
 
 
 def test_invalid_config_json_is_refused(tmp_path):
     path = tmp_path / "badcfg.safetensors"
-    save_file({"w": torch.zeros(2)}, str(path), metadata={"format": checkpoint.FORMAT, "format_version": "1", "model_config": "{not json"})
+    save_file({"w": torch.zeros(2)}, str(path), metadata={"format": checkpoint.FORMAT, "format_version": "1", "networks": "{not json"})
     with pytest.raises(CheckpointError, match="invalid model config"):
         checkpoint.load(path)
 
@@ -91,12 +95,22 @@ def test_nan_weights_are_refused(tmp_path):
     model = ConvAutoencoder(TINY)
     with torch.no_grad():
         next(model.parameters()).fill_(float("nan"))
-    path = checkpoint.save(tmp_path / "nan.safetensors", model, TINY)
+    path = checkpoint.save(tmp_path / "nan.safetensors", {"restore": model})
     with pytest.raises(CheckpointError, match="NaN"):
         checkpoint.load(path)
 
 
 def test_save_is_atomic_and_leaves_no_temporary_files(tmp_path, tiny_model):
-    checkpoint.save(tmp_path / "a.safetensors", tiny_model, TINY)
-    checkpoint.save(tmp_path / "a.safetensors", tiny_model, TINY)
+    checkpoint.save(tmp_path / "a.safetensors", {"fill": tiny_model})
+    checkpoint.save(tmp_path / "a.safetensors", {"fill": tiny_model})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.safetensors"]
+
+
+def test_stray_weights_are_refused(tmp_path, tiny_model):
+    path = tmp_path / "stray.safetensors"
+    tensors = {f"fill.{k}": v for k, v in tiny_model.state_dict().items()}
+    tensors["other.w"] = torch.zeros(1)
+    save_file(tensors, str(path), metadata={"format": checkpoint.FORMAT, "format_version": checkpoint.FORMAT_VERSION,
+                                             "networks": json.dumps({"fill": TINY.to_dict()}), "info": "{}"})
+    with pytest.raises(CheckpointError, match="weights for no listed network"):
+        checkpoint.load(path)

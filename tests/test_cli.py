@@ -117,9 +117,10 @@ def test_damage_writes_image_and_mask_reproducibly(tmp_path, folder):
 def test_info_prints_the_recorded_metrics(tiny_checkpoint, capsys):
     assert cli.main(["info", str(tiny_checkpoint)]) == 0
     out = capsys.readouterr().out
-    assert "widths [8, 16]" in out and "score" in out
+    assert "network 'fill'" in out and "network 'restore'" in out and "widths [8, 16]" in out
+    assert "validation psnr_thin" in out and "20.000" in out
     assert cli.main(["info", str(tiny_checkpoint), "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["model_config"]["widths"] == [8, 16]
+    assert json.loads(capsys.readouterr().out)["networks"]["fill"]["widths"] == [8, 16]
 
 
 def test_corrupt_checkpoint_is_one_line_and_exit_2(tmp_path, folder, capsys):

@@ -7,7 +7,7 @@ import torch
 from aeapp import engine as engine_mod
 from aeapp.engine import Engine, get_engine
 
-from .conftest import make_photo
+from .conftest import make_photo, make_tiny_model, make_tiny_networks
 
 
 def _hole(shape, box=(10, 20, 12, 30)):
@@ -109,8 +109,8 @@ def test_paths_and_uint8_arrays_are_accepted(engine, photo, tmp_path):
 def test_large_images_are_tiled_with_blended_seams(tiny_model, photo):
     big = make_photo(70, 90)
     mask = _hole(big.shape[:2], (30, 40, 10, 80))
-    tiled = Engine(tiny_model, torch.device("cpu"), torch.float32, tile=32, overlap=8)
-    whole = Engine(tiny_model, torch.device("cpu"), torch.float32)
+    tiled = Engine(make_tiny_networks(), torch.device("cpu"), torch.float32, tile=32, overlap=8)
+    whole = Engine(make_tiny_networks(), torch.device("cpu"), torch.float32)
     assert len(engine_mod._tile_starts(70, tiled.tile, tiled.overlap)) > 1
     steps = []
     out = tiled.repair(big, mask, progress=lambda f, msg: steps.append(f))
@@ -126,9 +126,28 @@ def test_tile_blending_adds_up_to_one():
 
     from .conftest import TINY
 
-    identity = Engine(ConvAutoencoder(TINY), torch.device("cpu"), torch.float32, tile=32, overlap=8)
+    identity = Engine({"restore": ConvAutoencoder(TINY)}, torch.device("cpu"), torch.float32, tile=32, overlap=8)
     big = make_photo(70, 90)
     assert np.allclose(identity.repair(big), big, atol=1e-5)
+
+
+def test_tiles_without_holes_skip_the_fill_network(engine):
+    tiled = Engine(make_tiny_networks(), torch.device("cpu"), torch.float32, tile=32, overlap=8)
+    calls = []
+    fill = tiled.networks["fill"]
+    original = fill.encode
+    fill.encode = lambda *a, **k: calls.append(1) or original(*a, **k)
+    big = make_photo(70, 90)
+    mask = _hole(big.shape[:2], (2, 8, 2, 8))  # only in the first tile
+    out = tiled.repair(big, mask)
+    assert len(calls) == 1 and np.array_equal(out[~mask], big[~mask])
+
+
+def test_blind_and_hole_repairs_use_different_networks(photo):
+    only_fill = Engine({"fill": make_tiny_model(0)}, torch.device("cpu"), torch.float32)
+    with pytest.raises(ValueError, match="no 'restore' network, so blind restoration"):
+        only_fill.repair(photo)
+    only_fill.repair(photo, _hole(photo.shape[:2]))
 
 
 def test_tile_weights_cover_every_pixel():
@@ -216,11 +235,13 @@ def test_asking_for_cuda_without_it_is_a_clear_error(tiny_checkpoint):
 def test_half_precision_on_cuda_is_finite_and_close_to_float32(tiny_model, photo):
     import copy
 
-    full = Engine(copy.deepcopy(tiny_model), torch.device("cpu"), torch.float32)
-    half = Engine(tiny_model, torch.device("cuda"), torch.float16)
+    networks = make_tiny_networks()
+    full = Engine(copy.deepcopy(networks), torch.device("cpu"), torch.float32)
+    half = Engine(networks, torch.device("cuda"), torch.float16)
     mask = _hole(photo.shape[:2])
     for extreme in (photo, np.zeros_like(photo), np.ones_like(photo)):
-        a, b = half.repair(extreme, mask), full.repair(extreme, mask)
-        assert np.isfinite(a).all()
-        assert np.abs(a - b).max() < 0.05
+        for m in (mask, None):
+            a, b = half.repair(extreme, m), full.repair(extreme, m)
+            assert np.isfinite(a).all()
+            assert np.abs(a - b).max() < 0.05
 

@@ -7,9 +7,9 @@ from hypothesis import strategies as st
 
 from aeapp.engine import Engine
 
-from .conftest import make_tiny_model
+from .conftest import make_tiny_networks
 
-ENGINE = Engine(make_tiny_model(), torch.device("cpu"), torch.float32, tile=48, overlap=8)
+ENGINE = Engine(make_tiny_networks(), torch.device("cpu"), torch.float32, tile=48, overlap=8)
 
 
 @st.composite

@@ -32,8 +32,8 @@ def data(tmp_path):
     return tmp_path / "train", val_dir
 
 
-def _args(data, out, steps, extra=()):
-    return ["--data", str(data[0]), "--val-data", str(data[1]), "--out", str(out), "--steps", str(steps),
+def _args(data, out, steps, extra=(), task="fill"):
+    return ["--task", task, "--data", str(data[0]), "--val-data", str(data[1]), "--out", str(out), "--steps", str(steps),
             "--batch-size", "2", "--crop", "32", "--val-images", "2", "--val-every", "4", "--save-every", "2",
             "--warmup-steps", "2", "--log-every", "1", *TINY_FLAGS, *extra]
 
@@ -56,13 +56,14 @@ def test_short_run_saves_loadable_checkpoints_and_resumes(data, tmp_path):
     with pytest.warns(UserWarning, match="corrupt.jpg"):
         result = train(parse_args(_args(data, out, 4)), argv=["--demo"])
     assert result["step"] == 4
-    assert set(result["validation"]) >= {"psnr_thin", "psnr_noise25", "score"}
+    assert set(result["validation"]) == {"psnr_thin", "psnr_thick", "psnr_boxes", "psnr_scratches", "score"}
     for name in ("config.json", "state.pt", "last.safetensors", "best.safetensors"):
         assert (out / name).exists(), name
-    assert len(list((out / "val").glob("*.input.png"))) == 12  # 2 images x 6 kinds
+    assert len(list((out / "val").glob("*.input.png"))) == 8  # 2 images x 4 hole kinds
     assert any((out / "tb").iterdir())
-    model, config, info = checkpoint.load(out / "last.safetensors")
-    assert config.widths == (8, 16) and info["steps"] == 4 and info["command"].endswith("--demo")
+    models, info = checkpoint.load(out / "last.safetensors")
+    assert models["fill"].config.widths == (8, 16) and info["steps"] == 4 and info["command"].endswith("--demo")
+    assert info["task"] == "fill"
     assert json.loads((out / "config.json").read_text())["seed"] == 0
     ema_before = torch.load(out / "state.pt", weights_only=True)["ema"]
 
@@ -72,6 +73,18 @@ def test_short_run_saves_loadable_checkpoints_and_resumes(data, tmp_path):
     state = torch.load(out / "state.pt", weights_only=True)
     assert state["step"] == 6
     assert any(not torch.equal(state["ema"][k], ema_before[k]) for k in ema_before)
+
+
+def test_restore_task_trains_the_denoiser(data, tmp_path):
+    result = train(parse_args(_args(data, tmp_path / "r", 3, task="restore")))
+    assert set(result["validation"]) == {"psnr_noise15", "psnr_noise25", "psnr_noise50", "score"}
+    models, info = checkpoint.load(tmp_path / "r" / "last.safetensors")
+    assert set(models) == {"restore"} and info["task"] == "restore"
+
+
+def test_unknown_task_is_refused():
+    with pytest.raises(ValueError, match="task must be one of fill, restore"):
+        parse_args(["--task", "paint"])
 
 
 def test_same_seed_same_weights(data, tmp_path):
@@ -98,7 +111,7 @@ def test_two_process_gloo_run(data, tmp_path):
     result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "world size 2" in result.stdout
-    _, _, info = checkpoint.load(out / "last.safetensors")
+    _, info = checkpoint.load(out / "last.safetensors")
     assert info["world_size"] == 2 and info["steps"] == 3
 
 

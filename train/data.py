@@ -18,7 +18,8 @@ from torch.utils.data import IterableDataset, get_worker_info
 from aeapp import damage, image_io
 from aeapp.config import TrainConfig
 
-VAL_KINDS = ("thin", "thick", "boxes", "scratches", "noise25", "noise50")
+# Validation kinds per network: hole masks for "fill", noise levels for "restore".
+VAL_KINDS = {"fill": ("thin", "thick", "boxes", "scratches"), "restore": ("noise15", "noise25", "noise50")}
 
 
 def load_folder(folder: str | Path, min_side: int = 0, limit: int | None = None) -> list[np.ndarray]:
@@ -44,15 +45,20 @@ def load_folder(folder: str | Path, min_side: int = 0, limit: int | None = None)
 
 
 def damage_sample(clean: np.ndarray, rng: np.random.Generator, cfg: TrainConfig, scale: float):
-    """Damage one float32 HxWx3 crop with the training mixture; returns (input, mask)."""
+    """Damage one float32 HxWx3 crop for the network being trained; returns (input, mask).
+
+    fill: a hole mask from the mixture, the known pixels noisy in `p_noisy_context` of
+    samples. restore: Gaussian noise of a sigma drawn from [0, max_sigma], no holes.
+    """
     h, w = clean.shape[:2]
-    r = rng.random()
-    holes = r < cfg.p_holes or r >= cfg.p_holes + cfg.p_noise
-    noise = r >= cfg.p_holes
+    if cfg.task == "restore":
+        return damage.add_gaussian_noise(clean, rng.uniform(0.0, cfg.max_sigma), rng), np.zeros((h, w), bool)
     image = clean
-    if noise:
+    if rng.random() < cfg.p_noisy_context:
         image = damage.add_gaussian_noise(clean, rng.uniform(0.0, cfg.max_sigma), rng)
-    mask = damage.mixed_mask(h, w, rng, scale=scale) if holes else np.zeros((h, w), bool)
+    mask = damage.mixed_mask(h, w, rng, scale=scale)
+    if mask.all():
+        mask[0, 0] = False
     return image, mask
 
 
@@ -105,9 +111,9 @@ class DamagedCrops(IterableDataset):
         return nchw(clean), nchw(damaged), mask_t
 
 
-def make_validation_set(folder: str | Path, out_dir: Path, count: int, seed: int) -> list[dict]:
+def make_validation_set(folder: str | Path, out_dir: Path, count: int, seed: int, kinds: tuple[str, ...]) -> list[dict]:
     """The fixed validation set: the first `count` images of `folder`, each damaged once per
-    kind in VAL_KINDS with a seed derived from (seed, image, kind).
+    kind with a seed derived from (seed, image, kind).
 
     The damaged images and masks are written to `out_dir` (PNG) the first time, so anyone can
     look at them, and read back from there on later runs and resumes.
@@ -115,15 +121,16 @@ def make_validation_set(folder: str | Path, out_dir: Path, count: int, seed: int
     out_dir = Path(out_dir)
     images = load_folder(folder, limit=count)
     samples = []
+    all_kinds = VAL_KINDS["fill"] + VAL_KINDS["restore"]
     for i, img in enumerate(images):
         clean = img.astype(np.float32) / 255.0
-        for k, kind in enumerate(VAL_KINDS):
+        for kind in kinds:
             stem = out_dir / f"{i:03d}_{kind}"
             if (stem.with_suffix(".input.png")).exists():
                 damaged = image_io.load_image(stem.with_suffix(".input.png"))
                 mask = image_io.load_image(stem.with_suffix(".mask.png"))[..., 0] > 0.5
             else:
-                rng = np.random.default_rng([seed, i, k])
+                rng = np.random.default_rng([seed, i, all_kinds.index(kind)])
                 if kind.startswith("noise"):
                     damaged, mask = damage.apply_damage(clean, "noise", rng, sigma=float(kind[5:]))
                 else:

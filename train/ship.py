@@ -1,9 +1,9 @@
-"""Turn a training run's EMA checkpoint into the shipped one: float16 weights (half the
-size; the engine computes in float32 on CPU), the training record kept, and optional
-benchmark figures added to its `info`.
+"""Pack the two trained networks into the shipped checkpoint: float16 weights (half the
+size; the engine computes in float32 on CPU), each network's training record kept, and
+optional benchmark figures added to its `info`.
 
-    python -m train.ship runs/main/best.safetensors checkpoints/aeapp-repair.safetensors \
-        [--benchmark bench/results.json]
+    python -m train.ship --fill runs/fill/best.safetensors --restore runs/restore/best.safetensors \\
+        -o checkpoints/aeapp-repair.safetensors [--benchmark bench/results/results.json]
 """
 
 from __future__ import annotations
@@ -19,16 +19,22 @@ from aeapp import checkpoint
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("source", type=Path)
-    p.add_argument("target", type=Path)
+    p.add_argument("--fill", type=Path, required=True, help="a training run's checkpoint of the fill network")
+    p.add_argument("--restore", type=Path, required=True, help="a training run's checkpoint of the restore network")
+    p.add_argument("-o", "--output", type=Path, required=True)
     p.add_argument("--benchmark", type=Path, help="a JSON file of measured figures to record in the checkpoint")
     args = p.parse_args(argv)
-    model, config, info = checkpoint.load(args.source)
+    networks, info = {}, {"networks": {}}
+    for name, source in (("fill", args.fill), ("restore", args.restore)):
+        models, run_info = checkpoint.load(source)
+        if name not in models:
+            raise SystemExit(f"{source} has no {name!r} network (it has {', '.join(models)})")
+        networks[name] = models[name]
+        info["networks"][name] = {**run_info, "source": str(source)}
     if args.benchmark:
         info["benchmark"] = json.loads(args.benchmark.read_text())
-    info["shipped_from"] = str(args.source)
-    checkpoint.save(args.target, model, config, info, dtype=torch.float16)
-    print(f"wrote {args.target} ({args.target.stat().st_size / 2**20:.1f} MiB)")
+    checkpoint.save(args.output, networks, info, dtype=torch.float16)
+    print(f"wrote {args.output} ({args.output.stat().st_size / 2**20:.1f} MiB)")
 
 
 if __name__ == "__main__":

@@ -1,10 +1,12 @@
-"""Train the repair autoencoder.
+"""Train one of the two networks of the repair autoencoder.
 
-    python -m train.train --data ../shared/data/CBSD432 --val-data ../shared/data/CBSD68 \
-        --out runs/cbsd432 --minutes 120 --seed 0
+    python -m train.train --task fill --data ../shared/data/CBSD432 \
+        --val-data ../shared/data/CBSD68 --out runs/fill --minutes 120 --seed 0
 
-Random crops, flips and on-the-fly damage from aeapp.damage (holes, noise, both); L1 loss
-with extra weight in the holes plus an amplitude-spectrum term; AdamW with warm-up and a
+--task fill trains hole filling (holes from aeapp.damage, their known pixels sometimes
+noisy, a coarse fill under the holes, L1 inside the holes); --task restore trains blind
+denoising (Gaussian noise of a random sigma, L1 everywhere). Both: random crops and flips,
+an amplitude-spectrum L1 term, latent noise on some samples, AdamW with warm-up and a
 cosine schedule; an EMA of the weights (the EMA is what ships); bfloat16 autocast and
 channels-last on CUDA. Stops after --steps or --minutes of wall clock, whichever first.
 
@@ -41,7 +43,7 @@ from aeapp import checkpoint, metrics
 from aeapp.config import ModelConfig, TrainConfig
 from aeapp.device import resolve
 from aeapp.engine import Engine
-from aeapp.model import ConvAutoencoder
+from aeapp.model import ConvAutoencoder, coarse_fill
 from train.data import VAL_KINDS, DamagedCrops, load_folder, make_validation_set
 
 
@@ -112,16 +114,16 @@ def from_rank0(value: int, device) -> int:
 # ---- losses and schedule -----------------------------------------------------------------
 
 
-def loss_fn(pred, clean, mask, cfg: TrainConfig) -> tuple[torch.Tensor, dict[str, float]]:
-    """L1 everywhere, extra L1 in the holes, and L1 between amplitude spectra (sharpness)."""
+def loss_fn(pred, clean, weight, cfg: TrainConfig) -> tuple[torch.Tensor, dict[str, float]]:
+    """L1 over the pixels that count (weight 1: the holes for "fill", every pixel for
+    "restore"), plus L1 between amplitude spectra of the composite (sharpness)."""
     pred, clean = pred.float(), clean.float()
-    err = (pred - clean).abs()
-    l1 = err.mean()
-    holes = (err * mask).sum() / (mask.sum() * 3 + 1.0)
-    loss = l1 + cfg.hole_weight * holes
-    parts = {"l1": l1.item(), "l1_holes": holes.item()}
+    l1 = ((pred - clean).abs() * weight).sum() / (weight.sum() * 3).clamp_min(1.0)
+    loss = l1
+    parts = {"l1": l1.item()}
     if cfg.fft_weight:
-        fft = (torch.fft.rfft2(pred, norm="ortho").abs() - torch.fft.rfft2(clean, norm="ortho").abs()).abs().mean()
+        shown = pred * weight + clean * (1 - weight)
+        fft = (torch.fft.rfft2(shown, norm="ortho").abs() - torch.fft.rfft2(clean, norm="ortho").abs()).abs().mean()
         loss = loss + cfg.fft_weight * fft
         parts["fft"] = fft.item()
     return loss, parts
@@ -143,19 +145,15 @@ def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> No
 # ---- validation ------------------------------------------------------------------------------
 
 
-def validate(model: ConvAutoencoder, samples: list[dict], device) -> dict[str, float]:
+def validate(model: ConvAutoencoder, task: str, samples: list[dict], device) -> dict[str, float]:
     """PSNR per validation kind, through the same Engine users call: inside the holes for
-    mask kinds, over the whole image for noise. `score` is their mean."""
-    engine = Engine(model, device, torch.float32)
-    per_kind: dict[str, list[float]] = {k: [] for k in VAL_KINDS}
+    "fill", over the whole image for "restore". `score` is their mean."""
+    engine = Engine({task: model}, device, torch.float32)
+    per_kind: dict[str, list[float]] = {}
     for s in samples:
-        if s["mask"].any():
-            out = engine.repair(s["input"], s["mask"])
-            per_kind[s["kind"]].append(metrics.psnr(s["clean"], out, s["mask"]))
-        else:
-            out = engine.repair(s["input"])
-            per_kind[s["kind"]].append(metrics.psnr(s["clean"], out))
-    result = {f"psnr_{k}": float(np.mean(v)) for k, v in per_kind.items() if v}
+        out = engine.repair(s["input"], s["mask"])
+        per_kind.setdefault(s["kind"], []).append(metrics.psnr(s["clean"], out, s["mask"] if s["mask"].any() else None))
+    result = {f"psnr_{k}": float(np.mean(v)) for k, v in per_kind.items()}
     result["score"] = float(np.mean(list(result.values())))
     return result
 
@@ -249,7 +247,7 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict:
         pin_memory=dev.type == "cuda",
         persistent_workers=cfg.workers > 0,
     )
-    val_samples = make_validation_set(cfg.val_data, out / "val", cfg.val_images, cfg.seed) if main else []
+    val_samples = make_validation_set(cfg.val_data, out / "val", cfg.val_images, cfg.seed, VAL_KINDS[cfg.task]) if main else []
     writer = None
     if main:
         from torch.utils.tensorboard import SummaryWriter
@@ -265,6 +263,7 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict:
 
     def info(val: dict) -> dict:
         return {
+            "task": cfg.task,
             "command": command,
             "commit": commit,
             "data": str(cfg.data),
@@ -294,10 +293,10 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict:
             best=best,
             rng=rngs,
         )
-        checkpoint.save(out / "last.safetensors", ema, cfg.model, info(val or {}))
+        checkpoint.save(out / "last.safetensors", {cfg.task: ema}, info(val or {}))
         if val is not None and val["score"] > best:
             best = val["score"]
-            checkpoint.save(out / "best.safetensors", ema, cfg.model, info(val))
+            checkpoint.save(out / "best.safetensors", {cfg.task: ema}, info(val))
 
     progress = None
     if main:
@@ -320,16 +319,19 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict:
         n = clean.shape[0]
         strength = torch.rand(n, generator=gen) * cfg.latent_noise_max
         strength = torch.where(torch.rand(n, generator=gen) < cfg.latent_noise_prob, strength, torch.zeros(n))
-        first_pass = damaged * (1 - mask)
-        inputs = first_pass
-        if torch.rand(1, generator=gen).item() < cfg.refine_prob and mask.any():
-            # Teach refinement: holes pre-filled with the model's own (detached) first pass.
-            with torch.no_grad(), torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
-                guess = model(first_pass, mask).float().clamp(0, 1)
-            inputs = first_pass + guess * mask
+        if cfg.task == "fill":
+            inputs = coarse_fill(damaged * (1 - mask), mask)
+            if torch.rand(1, generator=gen).item() < cfg.refine_prob:
+                # Teach refinement: holes hold the model's own (detached) first pass.
+                with torch.no_grad(), torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
+                    guess = model(inputs, mask).float().clamp(0, 1)
+                inputs = inputs * (1 - mask) + guess * mask
+            weight = mask  # known pixels come back from the composite: only holes count
+        else:
+            inputs, weight = damaged, torch.ones_like(mask)
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
             pred = step_fn(inputs, mask, strength=strength.to(dev), generator=None)
-        loss, parts = loss_fn(pred, clean, mask, cfg)
+        loss, parts = loss_fn(pred, clean, weight, cfg)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -364,7 +366,7 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict:
         out_of_time = bool(budget) and elapsed >= budget
         stop = all_true(out_of_time or step >= total_steps, dev)
         if main and (step % cfg.val_every == 0 or stop):
-            val = validate(ema, val_samples, dev)
+            val = validate(ema, cfg.task, val_samples, dev)
             for k, v in val.items():
                 writer.add_scalar(f"val/{k}", v, step)
             print(f"\nstep {step}: " + ", ".join(f"{k} {v:.2f}" for k, v in val.items()), flush=True)
