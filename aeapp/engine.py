@@ -40,13 +40,15 @@ def _as_mask(mask, shape: tuple[int, int]) -> np.ndarray:
     return masks.fit_mask(m, shape)
 
 
-def _tile_starts(n: int, tile: int, overlap: int) -> list[int]:
-    """Evenly spaced tile origins along one side: the fewest tiles that overlap by at least
-    `overlap` pixels."""
+def _tile_layout(n: int, tile: int, overlap: int, stride: int = 1) -> tuple[list[int], int]:
+    """(origins, size) of the tiles along one side: the fewest tiles of at most `tile` pixels
+    that overlap by at least `overlap`, shrunk (to a multiple of `stride`) so that the overlap
+    stays close to `overlap` rather than wasting work."""
     if n <= tile:
-        return [0]
+        return [0], n
     count = math.ceil((n - overlap) / (tile - overlap))
-    return [round(i * (n - tile) / (count - 1)) for i in range(count)]
+    size = min(tile, math.ceil((n + (count - 1) * overlap) / count / stride) * stride)
+    return [round(i * (n - size) / (count - 1)) for i in range(count)], size
 
 
 def _ramp(n: int, overlap: int) -> np.ndarray:
@@ -143,8 +145,8 @@ class Engine:
         """
         h, w = mask.shape
         name = "fill" if mask.any() else "restore"
-        self.network(name)
-        ys, xs = _tile_starts(h, self.tile, self.overlap), _tile_starts(w, self.tile, self.overlap)
+        stride = self.network(name).config.stride
+        (ys, th), (xs, tw) = (_tile_layout(n, self.tile, self.overlap, stride) for n in (h, w))
         with self._lock, torch.inference_mode():
             if len(ys) == 1 and len(xs) == 1:
                 return self._decode_tensor(self._encode_tensor(name, image, mask, prefill), strength, generator)
@@ -153,7 +155,7 @@ class Engine:
             total, done = len(ys) * len(xs), 0
             for y in ys:
                 for x in xs:
-                    sl = np.s_[y : y + self.tile, x : x + self.tile]
+                    sl = np.s_[y : y + th, x : x + tw]
                     if name == "fill" and not mask[sl].any():
                         pred = image[sl]  # no holes here: the composite keeps these pixels anyway
                     else:
@@ -236,7 +238,7 @@ class Engine:
             raise ValueError(f"strength must be between 0 and 5, got {strength}")
         if m.all():
             raise ValueError("the mask covers the whole image, so nothing is left to vary from")
-        single = len(_tile_starts(m.shape[0], self.tile, self.overlap)) * len(_tile_starts(m.shape[1], self.tile, self.overlap)) == 1
+        single = max(m.shape) <= self.tile
         start = masks.composite(np.zeros_like(rgb), rgb, m)
         name, holes = ("fill", True) if m.any() else ("restore", False)
         out = []

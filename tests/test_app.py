@@ -200,9 +200,28 @@ def test_results_never_share_a_path(photo_u8):
     assert len(paths) == 3 and all(Path(p).is_relative_to(app.OUTPUT_DIR) for p in paths)
 
 
-def test_app_starts_with_a_corrupt_checkpoint_and_says_how_to_fix_it(tmp_path):
-    bad = tmp_path / "broken.safetensors"
-    bad.write_bytes(b"\x00" * 64)
+def _broken_checkpoints(tmp_path):
+    import json as _json
+
+    import torch
+    from safetensors.torch import save_file
+
+    from aeapp import checkpoint
+
+    corrupt = tmp_path / "broken.safetensors"
+    corrupt.write_bytes(b"\x00" * 64)
+    truncated = tmp_path / "truncated.safetensors"
+    truncated.write_bytes(app.CHECKPOINT.read_bytes()[:5000])
+    other = tmp_path / "other-architecture.safetensors"
+    save_file({"fill.stem.weight": torch.zeros(3)}, str(other), metadata={
+        "format": checkpoint.FORMAT, "format_version": checkpoint.FORMAT_VERSION,
+        "networks": _json.dumps({"fill": {"widths": [4]}}), "info": "{}"})
+    return {"corrupt": corrupt, "truncated": truncated, "other": other, "missing": tmp_path / "missing.safetensors"}
+
+
+@pytest.mark.parametrize("kind", ["corrupt", "truncated", "other", "missing"])
+def test_app_starts_with_a_broken_checkpoint_and_says_how_to_fix_it(tmp_path, kind):
+    bad = _broken_checkpoints(tmp_path)[kind]
     code = (
         "import app, gradio as gr\n"
         "print(app.status_text())\n"
@@ -212,6 +231,18 @@ def test_app_starts_with_a_corrupt_checkpoint_and_says_how_to_fix_it(tmp_path):
     env = {**os.environ, "AEAPP_CHECKPOINT": str(bad)}
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-1500:]
-    assert "could not be loaded" in result.stdout and "broken.safetensors" in result.stdout
+    assert "could not be loaded" in result.stdout and bad.name in result.stdout
     assert "git checkout -- checkpoints/" in result.stdout
     assert "ERROR" in result.stdout
+
+
+@pytest.mark.parametrize("kind", ["corrupt", "truncated", "other", "missing"])
+def test_cli_says_what_is_wrong_with_a_broken_checkpoint_in_one_line(tmp_path, kind):
+    bad = _broken_checkpoints(tmp_path)[kind]
+    photo = tmp_path / "p.png"
+    save_image(make_photo(), photo)
+    result = subprocess.run([sys.executable, "-m", "aeapp", "repair", str(photo), "-o", str(tmp_path / "o.png"), "--checkpoint", str(bad)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("aeapp: error: checkpoint") and bad.name in lines[0]

@@ -17,7 +17,7 @@ def _hole(shape, box=(10, 20, 12, 30)):
     return m
 
 
-@pytest.mark.parametrize("h,w", [(40, 52), (17, 9), (1, 1), (3, 50)])
+@pytest.mark.parametrize("h,w", [(40, 52), (17, 9), (1, 1), (3, 50), (1, 10000)])
 def test_unmasked_pixels_are_exact_for_odd_sizes(engine, h, w):
     img = make_photo(h, w)
     mask = np.zeros((h, w), bool)
@@ -111,7 +111,7 @@ def test_large_images_are_tiled_with_blended_seams(tiny_model, photo):
     mask = _hole(big.shape[:2], (30, 40, 10, 80))
     tiled = Engine(make_tiny_networks(), torch.device("cpu"), torch.float32, tile=32, overlap=8)
     whole = Engine(make_tiny_networks(), torch.device("cpu"), torch.float32)
-    assert len(engine_mod._tile_starts(70, tiled.tile, tiled.overlap)) > 1
+    assert len(engine_mod._tile_layout(70, tiled.tile, tiled.overlap)[0]) > 1
     steps = []
     out = tiled.repair(big, mask, progress=lambda f, msg: steps.append(f))
     assert out.shape == big.shape and np.isfinite(out).all()
@@ -152,13 +152,16 @@ def test_blind_and_hole_repairs_use_different_networks(photo):
 
 def test_tile_weights_cover_every_pixel():
     for n in (33, 100, 4000):
-        starts = engine_mod._tile_starts(n, 32, 8)
+        starts, size = engine_mod._tile_layout(n, 32, 8, 4)
+        assert size <= 32 and size % 4 == 0
         covered = np.zeros(n, bool)
         for s in starts:
-            covered[s : s + 32] = True
-        assert covered.all() and starts[0] == 0 and starts[-1] == n - 32
-        assert min(b - a for a, b in zip(starts, starts[1:])) <= 32 - 8  # every seam overlaps enough
-    assert engine_mod._tile_starts(4000, 2048, 128) == [0, 976, 1952]
+            covered[s : s + size] = True
+        assert covered.all() and starts[0] == 0 and starts[-1] == n - size
+        assert max(b - a for a, b in zip(starts, starts[1:])) <= size - 8  # every seam overlaps enough
+    # A 24 MP photo: 3 x 4 tiles of about 1424 x 1600, not 2048-pixel tiles overlapping by half.
+    assert engine_mod._tile_layout(4000, 2048, 128, 16) == ([0, 1288, 2576], 1424)
+    assert engine_mod._tile_layout(6000, 2048, 128, 16)[1] == 1600
     assert (engine_mod._ramp(32, 8) > 0).all()
 
 
