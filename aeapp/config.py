@@ -31,6 +31,7 @@ def _from_dict(cls, data: dict[str, Any]):
 
 
 TASKS = ("fill", "restore")
+PREFILLS = ("telea", "coarse", "zeros")
 
 
 @dataclass(frozen=True)
@@ -54,8 +55,14 @@ class ModelConfig:
     # Channels of the latent code at the coarsest level.
     latent_channels: int = 64
     # Encoder levels (counted from the finest, 0) whose skip features receive latent noise
-    # along with the code; the finest level stays clean so variants keep sharp texture.
+    # along with the code. Training perturbs these (so noisy latents decode to natural
+    # images); the shipped checkpoint adds level 0 at inference, where the decoder has not
+    # learned to ignore noise, so that variants differ visibly.
     noisy_skip_levels: tuple[int, ...] = (1,)
+    # What the fill network finds in the holes on its first pass (see aeapp/prefill.py):
+    # "telea" (OpenCV's fast-marching inpainting, which the network then refines),
+    # "coarse" (local averages of the known pixels) or "zeros".
+    prefill: str = "telea"
 
     def __post_init__(self):
         levels = len(self.widths)
@@ -67,6 +74,8 @@ class ModelConfig:
             raise ValueError("unshuffle and latent_channels must be positive")
         if any(not 0 <= i < levels - 1 for i in self.noisy_skip_levels):
             raise ValueError("noisy_skip_levels must name skip levels (0 .. len(widths) - 2)")
+        if self.prefill not in PREFILLS:
+            raise ValueError(f"prefill must be one of {', '.join(PREFILLS)}, got {self.prefill!r}")
 
     @property
     def stride(self) -> int:
@@ -114,8 +123,7 @@ class TrainConfig:
     refine_prob: float = 0.15  # fill: fraction of steps that teach refinement (holes pre-filled)
     latent_noise_prob: float = 0.3  # fraction of samples whose latent gets noise
     latent_noise_max: float = 1.0  # strength drawn uniformly from [0, max]
-    val_images: int = 16  # validation images, each damaged once per kind with a fixed seed
-    val_crop: int = 256  # centre crop of each validation image
+    val_images: int = 16  # whole validation images, each damaged once per kind with a fixed seed
     val_every: int = 1000
     save_every: int = 500
     log_every: int = 50

@@ -18,7 +18,8 @@ import numpy as np
 import torch
 
 from . import checkpoint, device as device_mod, image_io, masks
-from .model import ConvAutoencoder, Latent, coarse_fill
+from .model import ConvAutoencoder, Latent
+from .prefill import prefill
 from .padding import pad_to_multiple, unpad
 
 ProgressFn = Callable[[float, str], None]
@@ -38,6 +39,13 @@ def _as_mask(mask, shape: tuple[int, int]) -> np.ndarray:
         rgba = loaded.rgb if loaded.transparent is None else np.dstack([loaded.rgb, ~loaded.transparent])
         m = masks.mask_from_array(rgba)
     return masks.fit_mask(m, shape)
+
+
+def _check_strength_and_mask(strength: float, mask: np.ndarray) -> None:
+    if not 0.0 <= float(strength) <= 5.0:
+        raise ValueError(f"strength must be between 0 and 5, got {strength}")
+    if mask.all():
+        raise ValueError("the mask covers the whole image, so nothing is left to repair from; paint only the damage")
 
 
 def _tile_layout(n: int, tile: int, overlap: int, stride: int = 1) -> tuple[list[int], int]:
@@ -117,14 +125,10 @@ class Engine:
     def _to_array(self, t: torch.Tensor) -> np.ndarray:
         return t[0].float().clamp_(0, 1).permute(1, 2, 0).cpu().numpy()
 
-    def _encode_tensor(self, name: str, image: np.ndarray, mask: np.ndarray, prefill: bool) -> Latent:
-        """Encode with network `name`; `prefill` puts a coarse fill under the holes (the first
-        pass of a repair; later passes keep the previous fill)."""
+    def _encode_tensor(self, name: str, image: np.ndarray, mask: np.ndarray) -> Latent:
         model = self.network(name)
         x, size = pad_to_multiple(self._to_tensor(image), model.config.stride)
         m, _ = pad_to_multiple(self._to_tensor(mask.astype(np.float32)), model.config.stride)
-        if prefill:
-            x = coarse_fill(x.float(), m.float()).to(self.dtype).contiguous(memory_format=self.memory_format)
         latent = model.encode(x, m)
         latent.size = size
         latent.network = name
@@ -137,7 +141,7 @@ class Engine:
         out = model.decode(latent)
         return self._to_array(unpad(out, latent.size))
 
-    def _predict(self, image, mask, strength=0.0, generator=None, progress: ProgressFn | None = None, prefill=False) -> np.ndarray:
+    def _predict(self, image, mask, strength=0.0, generator=None, progress: ProgressFn | None = None) -> np.ndarray:
         """Network output (not yet composited) for an image of any size, tiled when large.
 
         With holes anywhere, the "fill" network runs, and only on tiles that have holes;
@@ -149,7 +153,7 @@ class Engine:
         (ys, th), (xs, tw) = (_tile_layout(n, self.tile, self.overlap, stride) for n in (h, w))
         with self._lock, torch.inference_mode():
             if len(ys) == 1 and len(xs) == 1:
-                return self._decode_tensor(self._encode_tensor(name, image, mask, prefill), strength, generator)
+                return self._decode_tensor(self._encode_tensor(name, image, mask), strength, generator)
             out = np.zeros((h, w, 3), np.float32)
             weight = np.zeros((h, w, 1), np.float32)
             total, done = len(ys) * len(xs), 0
@@ -159,7 +163,7 @@ class Engine:
                     if name == "fill" and not mask[sl].any():
                         pred = image[sl]  # no holes here: the composite keeps these pixels anyway
                     else:
-                        pred = self._decode_tensor(self._encode_tensor(name, image[sl], mask[sl], prefill), strength, generator)
+                        pred = self._decode_tensor(self._encode_tensor(name, image[sl], mask[sl]), strength, generator)
                     wt = np.outer(_ramp(pred.shape[0], self.overlap), _ramp(pred.shape[1], self.overlap))[..., None]
                     out[sl] += pred * wt
                     weight[sl] += wt
@@ -167,6 +171,10 @@ class Engine:
                     if progress:
                         progress(done / total, f"tile {done}/{total}")
             return out / weight
+
+    def _first_fill(self, rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """What the fill network sees in the holes on a first pass (its config's prefill)."""
+        return prefill(rgb, mask, self.network("fill").config.prefill)
 
     # ---- public operations --------------------------------------------------------------
 
@@ -207,18 +215,15 @@ class Engine:
         steps = int(steps)
         if not 1 <= steps <= 16:
             raise ValueError(f"steps must be between 1 and 16, got {steps}")
-        if not 0.0 <= float(strength) <= 5.0:
-            raise ValueError(f"strength must be between 0 and 5, got {strength}")
-        if m.all():
-            raise ValueError("the mask covers the whole image, so nothing is left to repair from; paint only the damage")
+        _check_strength_and_mask(strength, m)
         generator = torch.Generator().manual_seed(int(seed or 0)) if strength else None
         blind = not m.any()
-        current = rgb if blind else masks.composite(np.zeros_like(rgb), rgb, m)
+        current = rgb if blind else self._first_fill(rgb, m)
         for step in range(steps):
             sub = None
             if progress:
                 sub = lambda f, msg, s=step: progress((s + f) / steps, f"pass {s + 1}/{steps}: {msg}")  # noqa: E731
-            pred = self._predict(current, m, float(strength), generator, sub, prefill=not blind and step == 0)
+            pred = self._predict(current, m, float(strength), generator, sub)
             current = pred if blind else masks.composite(pred, rgb, m)
             if progress:
                 progress((step + 1) / steps, f"pass {step + 1}/{steps} done")
@@ -234,22 +239,19 @@ class Engine:
         rgb, m = self.prepare(image, mask)
         if not 1 <= int(count) <= 64:
             raise ValueError(f"count must be between 1 and 64, got {count}")
-        if not 0.0 <= float(strength) <= 5.0:
-            raise ValueError(f"strength must be between 0 and 5, got {strength}")
-        if m.all():
-            raise ValueError("the mask covers the whole image, so nothing is left to vary from")
+        _check_strength_and_mask(strength, m)
         single = max(m.shape) <= self.tile
-        start = masks.composite(np.zeros_like(rgb), rgb, m)
-        name, holes = ("fill", True) if m.any() else ("restore", False)
+        name = "fill" if m.any() else "restore"
+        start = self._first_fill(rgb, m) if m.any() else rgb
         out = []
         if single:
             with self._lock, torch.inference_mode():
-                latent = self._encode_tensor(name, start, m, prefill=holes)
+                latent = self._encode_tensor(name, start, m)
                 for s in range(int(seed), int(seed) + int(count)):
                     out.append(self._decode_tensor(latent, float(strength), torch.Generator().manual_seed(s)))
         else:
             for s in range(int(seed), int(seed) + int(count)):
-                out.append(self._predict(start, m, float(strength), torch.Generator().manual_seed(s), prefill=holes))
+                out.append(self._predict(start, m, float(strength), torch.Generator().manual_seed(s)))
         return [masks.composite(o, rgb, m) if m.any() else o for o in out]
 
     def encode(self, image, mask=None) -> Latent:
@@ -261,8 +263,9 @@ class Engine:
         if max(m.shape) > self.tile:
             raise ValueError(f"encode takes images up to {self.tile} px a side; repair() tiles larger ones")
         name = "fill" if m.any() else "restore"
+        start = self._first_fill(rgb, m) if m.any() else rgb
         with self._lock, torch.inference_mode():
-            return self._encode_tensor(name, masks.composite(np.zeros_like(rgb), rgb, m), m, prefill=m.any())
+            return self._encode_tensor(name, start, m)
 
     def decode(self, latent: Latent, strength: float = 0.0, seed: int = 0) -> np.ndarray:
         """Decode a latent from `encode`, optionally with latent noise; float32 HxWx3 in [0,1]."""

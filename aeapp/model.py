@@ -39,27 +39,6 @@ class Latent:
 RESIDUAL_INIT_SCALE = 0.1
 
 
-def coarse_fill(image: torch.Tensor, mask: torch.Tensor, scales=(4, 16, 64)) -> torch.Tensor:
-    """Holes (mask 1) filled with local averages of the known pixels: normalised
-    convolution at a few scales, the finest scale with enough known pixels winning.
-
-    The network then learns a residual on top of a plausible colour rather than on black,
-    which keeps hole errors small and quick to learn. NCHW in, NCHW out; known pixels kept.
-    """
-    known = 1.0 - mask
-    h, w = image.shape[-2:]
-    weighted = image * known
-    total = known.sum(dim=(2, 3), keepdim=True)
-    fill = (weighted.sum(dim=(2, 3), keepdim=True) / total.clamp_min(1e-6)).expand_as(image)
-    for s in sorted(scales, reverse=True):
-        if s >= min(h, w):
-            continue
-        num = F.interpolate(F.avg_pool2d(weighted, s, s, ceil_mode=True), size=(h, w), mode="bilinear", align_corners=False)
-        den = F.interpolate(F.avg_pool2d(known, s, s, ceil_mode=True), size=(h, w), mode="bilinear", align_corners=False)
-        fill = torch.where(den > 0.05, num / den.clamp_min(1e-6), fill)
-    return weighted + fill * mask
-
-
 class ResBlock(nn.Module):
     def __init__(self, channels: int, dilation: int = 1):
         super().__init__()

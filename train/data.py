@@ -16,6 +16,7 @@ import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
 from aeapp import damage, image_io
+from aeapp.prefill import prefill
 from aeapp.config import TrainConfig
 
 # Validation kinds per network: hole masks for "fill", noise levels for "restore".
@@ -48,7 +49,7 @@ def damage_sample(clean: np.ndarray, rng: np.random.Generator, cfg: TrainConfig,
     """Damage one float32 HxWx3 crop for the network being trained; returns (input, mask).
 
     fill: a hole mask from the mixture, the known pixels noisy in `p_noisy_context` of
-    samples. restore: Gaussian noise of a sigma drawn from [0, max_sigma], no holes.
+    samples, the holes pre-filled as the engine does on a first pass. restore: Gaussian noise of a sigma drawn from [0, max_sigma], no holes.
     """
     h, w = clean.shape[:2]
     if cfg.task == "restore":
@@ -59,7 +60,7 @@ def damage_sample(clean: np.ndarray, rng: np.random.Generator, cfg: TrainConfig,
     mask = damage.mixed_mask(h, w, rng, scale=scale)
     if mask.all():
         mask[0, 0] = False
-    return image, mask
+    return prefill(image, mask, cfg.model.prefill), mask
 
 
 def random_crop(img: np.ndarray, crop: int, rng: np.random.Generator) -> np.ndarray:

@@ -9,6 +9,7 @@ optional benchmark figures added to its `info`.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from pathlib import Path
 
@@ -23,13 +24,18 @@ def main(argv=None) -> None:
     p.add_argument("--restore", type=Path, required=True, help="a training run's checkpoint of the restore network")
     p.add_argument("-o", "--output", type=Path, required=True)
     p.add_argument("--benchmark", type=Path, help="a JSON file of measured figures to record in the checkpoint")
+    p.add_argument("--noisy-skip-levels", type=int, nargs="*", default=None,
+                   help="skip levels that receive latent noise at inference (weights are unchanged)")
     args = p.parse_args(argv)
     networks, info = {}, {"networks": {}}
     for name, source in (("fill", args.fill), ("restore", args.restore)):
         models, run_info = checkpoint.load(source)
         if name not in models:
             raise SystemExit(f"{source} has no {name!r} network (it has {', '.join(models)})")
-        networks[name] = models[name]
+        model = models[name]
+        if args.noisy_skip_levels is not None:
+            model.config = dataclasses.replace(model.config, noisy_skip_levels=tuple(args.noisy_skip_levels))
+        networks[name] = model
         info["networks"][name] = {**run_info, "source": str(source)}
     if args.benchmark:
         info["benchmark"] = json.loads(args.benchmark.read_text())

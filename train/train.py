@@ -43,7 +43,7 @@ from aeapp import checkpoint, metrics
 from aeapp.config import ModelConfig, TrainConfig
 from aeapp.device import resolve
 from aeapp.engine import Engine
-from aeapp.model import ConvAutoencoder, coarse_fill
+from aeapp.model import ConvAutoencoder
 from train.data import VAL_KINDS, DamagedCrops, load_folder, make_validation_set
 
 
@@ -320,7 +320,7 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict:
         strength = torch.rand(n, generator=gen) * cfg.latent_noise_max
         strength = torch.where(torch.rand(n, generator=gen) < cfg.latent_noise_prob, strength, torch.zeros(n))
         if cfg.task == "fill":
-            inputs = coarse_fill(damaged * (1 - mask), mask)
+            inputs = damaged  # holes pre-filled by the data pipeline, as on a first pass
             if torch.rand(1, generator=gen).item() < cfg.refine_prob:
                 # Teach refinement: holes hold the model's own (detached) first pass.
                 with torch.no_grad(), torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
