@@ -97,7 +97,7 @@ def tune_denoisers(images: list[np.ndarray], seed: int) -> dict[str, dict[str, f
             scores = {c: np.mean([quality(clean, fn(noisy, c))["psnr"] for clean, noisy in pairs]) for c in candidates}
             return max(scores, key=scores.get)
 
-        h = best([round(sigma * f, 1) for f in (0.6, 0.8, 1.0, 1.2, 1.4)], lambda x, h: peers.denoise_nlm(x, h=h))
+        h = best([round(sigma * f, 1) for f in (0.4, 0.5, 0.6, 0.7, 0.8, 1.0)], lambda x, h: peers.denoise_nlm(x, h=h))
         w = best([round(sigma / 255 * f, 4) for f in (0.5, 1.0, 1.5, 2.0, 3.0)],
                  lambda x, w: denoise_tv_chambolle(x, weight=w, channel_axis=-1).astype(np.float32))
         tuned[task] = {"sigma": sigma, "nlm_h": h, "tv_weight": w}
