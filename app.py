@@ -50,6 +50,7 @@ CHECKPOINT = Path(os.environ.get("AEAPP_CHECKPOINT", DEFAULT_CHECKPOINT))
 MAX_PIXELS = int(os.environ.get("AEAPP_MAX_PIXELS", 25_000_000))
 MAX_FILE_SIZE = os.environ.get("AEAPP_MAX_FILE_SIZE", "50mb")
 MAX_VARIANTS = 16
+FILL_STRENGTH = 1.5  # latent noise used for alternative fills when the slider is at 0
 # Results are written here under unique names (Gradio then serves its own copy);
 # nothing is ever written to a fixed, shared path.
 OUTPUT_DIR = Path(tempfile.mkdtemp(prefix="aeapp-"))
@@ -277,8 +278,8 @@ def toggle_overlay(overlay, last):
 def new_seed(strength):
     """'Another fill': a fresh seed, and some latent noise if there was none."""
     if float(strength) == 0.0:
-        gr.Info("Latent noise strength set to 1.0 so that a new seed gives a different fill.")
-        strength = 1.0
+        gr.Info(f"Latent noise strength set to {FILL_STRENGTH} so that a new seed gives a different fill.")
+        strength = FILL_STRENGTH
     return secrets.randbelow(2**31), strength
 
 
@@ -290,7 +291,7 @@ def candidate_fills(editor_value, steps, strength, seed, count, progress=gr.Prog
     rgb, mask = _editor_inputs(editor_value)
     if not mask.any():
         raise gr.Error("Paint the damage first: candidate fills vary what is inside the holes.")
-    strength = max(float(strength), 0.5)
+    strength = max(float(strength), FILL_STRENGTH)
     fills = []
     for i in range(int(count)):
         progress(i / int(count), desc=f"fill {i + 1} of {int(count)}")

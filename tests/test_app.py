@@ -122,7 +122,7 @@ def test_candidate_fills_differ_and_can_be_picked(photo_u8):
 
 def test_another_fill_draws_a_new_seed_and_turns_noise_on():
     seed, strength = app.new_seed(0.0)
-    assert strength == 1.0 and 0 <= seed < 2**31
+    assert strength == app.FILL_STRENGTH and 0 <= seed < 2**31
     assert app.new_seed(0.4)[1] == 0.4
 
 

@@ -192,9 +192,13 @@ def set_rng_state(state: dict) -> None:
 
 
 def git_commit() -> str:
+    """HEAD's hash, with "-dirty" when the working tree has uncommitted changes."""
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=Path(__file__).parent)
-        return out.stdout.strip()
+        cwd = Path(__file__).parent
+        head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=cwd).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True,
+                               timeout=5, cwd=cwd).stdout.strip()
+        return head + ("-dirty" if head and dirty else "")
     except (OSError, subprocess.SubprocessError):
         return ""
 
