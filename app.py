@@ -213,7 +213,7 @@ def damage_image(editor_value, kind: str, sigma: float, seed: int, state: dict |
     shown = _u8(damaged)
     value = {"background": shown, "layers": [layer] if mask.any() else [], "composite": _u8(masks.overlay(damaged, mask, opacity=1.0))}
     what = f"Gaussian noise, sigma {sigma:g}" if kind == "noise" else f"{kind} holes ({mask.mean():.1%} of the image)"
-    gr.Info(f"Damaged with {what}. Press Repair to restore it; the original is kept for scoring.")
+    gr.Info(f"Damaged with {what}. Press Repair to restore it; the original is kept for scoring.", duration=5)
     return value, {"original": base, "shown": shown}
 
 
@@ -256,7 +256,7 @@ def repair_image(editor_value, steps, strength, seed, overlay, compare, state, p
     engine = _engine()
     rgb, mask = _editor_inputs(editor_value)
     if not mask.any():
-        gr.Info("Nothing painted: restoring the whole image (blind denoising).")
+        gr.Info("Nothing painted: restoring the whole image (blind denoising).", duration=5)
     t = time.perf_counter()
     result = engine.repair(rgb, mask, steps=int(steps), strength=float(strength), seed=int(seed), progress=_progress_callback(progress))
     seconds = time.perf_counter() - t
@@ -278,7 +278,7 @@ def toggle_overlay(overlay, last):
 def new_seed(strength):
     """'Another fill': a fresh seed, and some latent noise if there was none."""
     if float(strength) == 0.0:
-        gr.Info(f"Latent noise strength set to {FILL_STRENGTH} so that a new seed gives a different fill.")
+        gr.Info(f"Latent noise strength set to {FILL_STRENGTH} so that a new seed gives a different fill.", duration=5)
         strength = FILL_STRENGTH
     return secrets.randbelow(2**31), strength
 
@@ -335,7 +335,7 @@ def make_variations(image, strength, count, seed, hflip, vflip, rotation, crop, 
     settings = _settings(hflip, vflip, rotation, crop, brightness, contrast, saturation)
     progress(0.1, desc="encoding")
     latent = engine.encode(rgb) if max(rgb.shape[:2]) <= engine.tile else None
-    picture = latent_picture(latent.code, rgb.shape[:2]) if latent is not None else None
+    picture = latent_picture(latent, level=0) if latent is not None else None
     variants = []
     for i in range(count):
         progress(0.1 + 0.8 * i / count, desc=f"variant {i + 1} of {count}")
@@ -469,7 +469,7 @@ with gr.Blocks(title="aeapp studio", delete_cache=(1800, 3600)) as demo:
                 vary_btn = gr.Button("Make variations", variant="primary")
             with gr.Column(scale=1):
                 var_gallery = gr.Gallery(label="Variants", columns=2, height=420, format="png")
-                latent_img = gr.Image(label="Latent code (first 3 principal components as colours)", type="numpy", height=240, interactive=False)
+                latent_img = gr.Image(label="Latent code at 1/4 resolution (first 3 principal components as colours)", type="numpy", height=240, interactive=False)
                 zip_file = gr.DownloadButton("Download all variants (zip)", value=None)
 
     gr.Markdown(f"<small>{LIMITS} Results are kept for an hour and only shown to you. "
