@@ -36,11 +36,13 @@ def coarse_fill(image: torch.Tensor, mask: torch.Tensor, scales=(4, 16, 64)) -> 
 
 
 def prefill(image: np.ndarray, mask: np.ndarray, method: str) -> np.ndarray:
-    """The image with its holes filled by `method` ("telea", "coarse" or "zeros")."""
+    """The image with its holes filled by `method` (see `ModelConfig.prefill`)."""
     if not mask.any():
         return image
     if method == "telea":
         return peers.inpaint_telea(image, mask)
+    if method == "telea_ns":
+        return (peers.inpaint_telea(image, mask) + peers.inpaint_ns(image, mask)) / 2
     holes_zeroed = np.where(mask[..., None], 0.0, image).astype(np.float32)
     if method == "zeros":
         return holes_zeroed

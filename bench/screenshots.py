@@ -45,7 +45,7 @@ def main(argv=None) -> None:
             page.wait_for_timeout(3000)
             page.get_by_label("Compare with OpenCV").check()
             page.locator("#repair-button").click()
-            page.wait_for_function("document.querySelector('#report').innerText.includes('aeapp')", timeout=120_000)
+            page.wait_for_function("document.querySelector('#report').innerText.includes('aeapp')", timeout=120_000, polling=1000)
             page.wait_for_timeout(6000)  # let the notices fade
             page.screenshot(path=str(out / "screenshot_repair.png"), full_page=True)
 
@@ -53,7 +53,7 @@ def main(argv=None) -> None:
             page.locator("input[type=file]").last.set_input_files(args.photo)
             page.wait_for_timeout(2000)
             page.get_by_role("button", name="Make variations").click()
-            page.wait_for_function("document.querySelectorAll('img').length > 6", timeout=120_000)
+            page.wait_for_function("document.querySelectorAll('img').length > 6", timeout=120_000, polling=1000)
             page.wait_for_timeout(3000)
             page.screenshot(path=str(out / "screenshot_variations.png"), full_page=True)
             browser.close()

@@ -16,7 +16,7 @@ def holes():
     return m
 
 
-@pytest.mark.parametrize("method", ["telea", "coarse", "zeros"])
+@pytest.mark.parametrize("method", ["telea", "telea_ns", "coarse", "zeros"])
 def test_known_pixels_are_kept(method, holes):
     img = make_photo()
     out = prefill(img, holes, method)
@@ -27,6 +27,12 @@ def test_known_pixels_are_kept(method, holes):
 def test_telea_is_opencv_telea(holes):
     img = make_photo()
     assert np.array_equal(prefill(img, holes, "telea"), peers.inpaint_telea(img, holes))
+
+
+def test_telea_ns_is_the_mean_of_both_peers(holes):
+    img = make_photo()
+    both = (peers.inpaint_telea(img, holes) + peers.inpaint_ns(img, holes)) / 2
+    assert np.allclose(prefill(img, holes, "telea_ns"), both, atol=1e-7)
 
 
 def test_coarse_fill_is_close_to_the_surroundings(holes):

@@ -3,7 +3,8 @@ size; the engine computes in float32 on CPU), each network's training record kep
 optional benchmark figures added to its `info`.
 
     python -m train.ship --fill runs/fill/best.safetensors --restore runs/restore/best.safetensors \\
-        -o checkpoints/aeapp-repair.safetensors [--benchmark bench/results/results.json]
+        -o checkpoints/aeapp-repair.safetensors [--noisy-skip-levels 0 1] [--prefill telea_ns] \\
+        [--benchmark bench/results/results.json]
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 import torch
 
 from aeapp import checkpoint
+from aeapp.config import PREFILLS
 
 
 def main(argv=None) -> None:
@@ -26,6 +28,8 @@ def main(argv=None) -> None:
     p.add_argument("--benchmark", type=Path, help="a JSON file of measured figures to record in the checkpoint")
     p.add_argument("--noisy-skip-levels", type=int, nargs="*", default=None,
                    help="skip levels that receive latent noise at inference (weights are unchanged)")
+    p.add_argument("--prefill", choices=PREFILLS, default=None,
+                   help="the fill network's first-pass prefill at inference (default: as trained)")
     args = p.parse_args(argv)
     networks, info = {}, {"networks": {}}
     for name, source in (("fill", args.fill), ("restore", args.restore)):
@@ -35,6 +39,8 @@ def main(argv=None) -> None:
         model = models[name]
         if args.noisy_skip_levels is not None:
             model.config = dataclasses.replace(model.config, noisy_skip_levels=tuple(args.noisy_skip_levels))
+        if args.prefill and name == "fill":
+            model.config = dataclasses.replace(model.config, prefill=args.prefill)
         networks[name] = model
         info["networks"][name] = {**run_info, "source": str(source)}
     if args.benchmark:

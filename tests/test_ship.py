@@ -1,0 +1,34 @@
+"""train.ship packs two training runs into one float16 checkpoint with inference settings."""
+
+import json
+
+import pytest
+import torch
+
+from aeapp import checkpoint
+from .conftest import make_tiny_model
+from train import ship
+
+
+def test_ship_packs_both_networks_with_inference_settings(tmp_path):
+    fill = checkpoint.save(tmp_path / "fill.safetensors", {"fill": make_tiny_model(0)}, {"task": "fill", "steps": 3})
+    restore = checkpoint.save(tmp_path / "restore.safetensors", {"restore": make_tiny_model(1)}, {"task": "restore"})
+    bench = tmp_path / "bench.json"
+    bench.write_text(json.dumps({"images": 2}))
+    out = tmp_path / "shipped.safetensors"
+    ship.main(["--fill", str(fill), "--restore", str(restore), "-o", str(out),
+               "--noisy-skip-levels", "0", "--prefill", "telea_ns", "--benchmark", str(bench)])
+    models, info = checkpoint.load(out)
+    assert set(models) == {"fill", "restore"}
+    assert models["fill"].config.prefill == "telea_ns" and models["restore"].config.prefill == "telea"
+    assert models["fill"].config.noisy_skip_levels == (0,)
+    assert info["networks"]["fill"]["steps"] == 3 and info["benchmark"] == {"images": 2}
+    reference = make_tiny_model(0).state_dict()
+    for name, tensor in models["fill"].state_dict().items():
+        assert torch.allclose(tensor.float(), reference[name].float(), atol=1e-3, rtol=1e-3)  # float16 storage
+
+
+def test_ship_refuses_a_run_without_the_network(tmp_path):
+    fill = checkpoint.save(tmp_path / "fill.safetensors", {"fill": make_tiny_model(0)}, {})
+    with pytest.raises(SystemExit, match="no 'restore' network"):
+        ship.main(["--fill", str(fill), "--restore", str(fill), "-o", str(tmp_path / "x.safetensors")])
