@@ -8,6 +8,7 @@ tensors exist only inside this module. No UI and no file paths beyond the checkp
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import math
 import threading
@@ -23,6 +24,19 @@ from .prefill import prefill
 from .padding import pad_to_multiple, unpad
 
 ProgressFn = Callable[[float, str], None]
+
+try:
+    _malloc_trim = ctypes.CDLL("libc.so.6").malloc_trim
+except (OSError, AttributeError):  # not glibc: the allocator manages this itself
+    _malloc_trim = None
+
+
+def _release_freed_memory() -> None:
+    """Hand freed heap pages back to the OS. Requests of many image sizes, from many server
+    threads, leave glibc's heaps fragmented: without this a long-running server's resident
+    memory creeps up although nothing leaks."""
+    if _malloc_trim is not None:
+        _malloc_trim(0)
 
 
 def _as_image(image) -> image_io.LoadedImage:
@@ -147,30 +161,36 @@ class Engine:
         With holes anywhere, the "fill" network runs, and only on tiles that have holes;
         without, "restore" runs on every tile.
         """
-        h, w = mask.shape
         name = "fill" if mask.any() else "restore"
+        with self._lock, torch.inference_mode():
+            try:
+                return self._predict_tiles(name, image, mask, strength, generator, progress)
+            finally:
+                _release_freed_memory()
+
+    def _predict_tiles(self, name, image, mask, strength, generator, progress) -> np.ndarray:
+        h, w = mask.shape
         stride = self.network(name).config.stride
         (ys, th), (xs, tw) = (_tile_layout(n, self.tile, self.overlap, stride) for n in (h, w))
-        with self._lock, torch.inference_mode():
-            if len(ys) == 1 and len(xs) == 1:
-                return self._decode_tensor(self._encode_tensor(name, image, mask), strength, generator)
-            out = np.zeros((h, w, 3), np.float32)
-            weight = np.zeros((h, w, 1), np.float32)
-            total, done = len(ys) * len(xs), 0
-            for y in ys:
-                for x in xs:
-                    sl = np.s_[y : y + th, x : x + tw]
-                    if name == "fill" and not mask[sl].any():
-                        pred = image[sl]  # no holes here: the composite keeps these pixels anyway
-                    else:
-                        pred = self._decode_tensor(self._encode_tensor(name, image[sl], mask[sl]), strength, generator)
-                    wt = np.outer(_ramp(pred.shape[0], self.overlap), _ramp(pred.shape[1], self.overlap))[..., None]
-                    out[sl] += pred * wt
-                    weight[sl] += wt
-                    done += 1
-                    if progress:
-                        progress(done / total, f"tile {done}/{total}")
-            return out / weight
+        if len(ys) == 1 and len(xs) == 1:
+            return self._decode_tensor(self._encode_tensor(name, image, mask), strength, generator)
+        out = np.zeros((h, w, 3), np.float32)
+        weight = np.zeros((h, w, 1), np.float32)
+        total, done = len(ys) * len(xs), 0
+        for y in ys:
+            for x in xs:
+                sl = np.s_[y : y + th, x : x + tw]
+                if name == "fill" and not mask[sl].any():
+                    pred = image[sl]  # no holes here: the composite keeps these pixels anyway
+                else:
+                    pred = self._decode_tensor(self._encode_tensor(name, image[sl], mask[sl]), strength, generator)
+                wt = np.outer(_ramp(pred.shape[0], self.overlap), _ramp(pred.shape[1], self.overlap))[..., None]
+                out[sl] += pred * wt
+                weight[sl] += wt
+                done += 1
+                if progress:
+                    progress(done / total, f"tile {done}/{total}")
+        return out / weight
 
     def _first_fill(self, rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """What the fill network sees in the holes on a first pass (its config's prefill)."""
@@ -249,6 +269,8 @@ class Engine:
                 latent = self._encode_tensor(name, start, m)
                 for s in range(int(seed), int(seed) + int(count)):
                     out.append(self._decode_tensor(latent, float(strength), torch.Generator().manual_seed(s)))
+                del latent
+                _release_freed_memory()
         else:
             for s in range(int(seed), int(seed) + int(count)):
                 out.append(self._predict(start, m, float(strength), torch.Generator().manual_seed(s)))

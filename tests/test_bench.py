@@ -36,7 +36,11 @@ def test_benchmark_end_to_end_on_tiny_inputs(tmp_path, tiny_checkpoint):
     thin = next(r for r in results["tasks"] if r == results["tasks"][0])
     assert "psnr_holes" in thin and thin["megapixels_per_second"] > 0
     assert json.loads((out / "results.json").read_text())["images"] == 2
-    assert "| thin | **aeapp** |" in (out / "results.md").read_text()
+    md = (out / "results.md").read_text()
+    assert "| thin | **aeapp** |" in md
+    best_thin = max((r for r in results["tasks"] if r["task"] == "thin" and r["method"] != "aeapp"), key=lambda r: r["psnr_holes"])
+    assert f"| thin | {thin['psnr_holes']:.2f} | {best_thin['method']} {best_thin['psnr_holes']:.2f} |" in md
+    assert "| noise25 (first 1 images) |" in md
     assert (out / "quality_vs_time.png").stat().st_size > 10_000
     assert results["latency"][0]["size"] == "512"
 
@@ -51,6 +55,6 @@ def test_device_check_runs_on_the_cpu(tmp_path, tiny_checkpoint):
 def test_load_script_checks_every_answer_against_its_reference(tmp_path):
     from bench import load_test
 
-    result = load_test.main(["--clients", "2", "--requests", "4", "--out", str(tmp_path / "load.json")])
-    assert result["requests"] == 4 and result["failures"] == 0 and result["mismatched_results"] == 0
+    result = load_test.main(["--clients", "2", "--requests", "4", "--rounds", "2", "--out", str(tmp_path / "load.json")])
+    assert result["requests"] == 4 and result["requests_under_load"] == 8 and result["failures"] == 0 and result["mismatched_results"] == 0
     assert result["latency_p50_s"] > 0 and result["rss_after_load_mib"] > 0
