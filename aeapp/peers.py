@@ -14,7 +14,14 @@ from .image_io import to_uint8
 
 def _inpaint(image: np.ndarray, mask: np.ndarray, method: int, radius: int) -> np.ndarray:
     # OpenCV inpaints 8-bit images; the known pixels are put back exactly afterwards.
-    out = cv2.inpaint(to_uint8(image), mask.astype(np.uint8), radius, method).astype(np.float32) / 255.0
+    # On a single row or column cv2.inpaint reads memory it never wrote (its output changes
+    # from call to call), so such images are edge-padded to 3 pixels and cropped back.
+    h, w = mask.shape
+    ph, pw = max(0, 3 - h), max(0, 3 - w)
+    pad = ((0, ph), (0, pw))
+    src = np.pad(to_uint8(image), pad + ((0, 0),), mode="edge")
+    holes = np.pad(mask.astype(np.uint8), pad, mode="edge")
+    out = cv2.inpaint(src, holes, radius, method)[:h, :w].astype(np.float32) / 255.0
     return np.where(mask[..., None], out, image).astype(np.float32)
 
 
