@@ -20,8 +20,8 @@ import torch
 
 from . import checkpoint, device as device_mod, image_io, masks
 from .model import ConvAutoencoder, Latent
-from .prefill import prefill
 from .padding import pad_to_multiple, unpad
+from .prefill import prefill
 
 ProgressFn = Callable[[float, str], None]
 
@@ -79,6 +79,10 @@ def _ramp(n: int, overlap: int) -> np.ndarray:
 
 
 NETWORKS = {"fill": "filling holes", "restore": "blind restoration (no mask)"}
+
+
+def _network_for(mask: np.ndarray) -> str:
+    return "fill" if mask.any() else "restore"
 
 
 class Engine:
@@ -161,7 +165,7 @@ class Engine:
         With holes anywhere, the "fill" network runs, and only on tiles that have holes;
         without, "restore" runs on every tile.
         """
-        name = "fill" if mask.any() else "restore"
+        name = _network_for(mask)
         with self._lock, torch.inference_mode():
             try:
                 return self._predict_tiles(name, image, mask, strength, generator, progress)
@@ -193,7 +197,10 @@ class Engine:
         return out / weight
 
     def _first_fill(self, rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        """What the fill network sees in the holes on a first pass (its config's prefill)."""
+        """What a network sees on a first pass: the holes pre-filled as the fill network's
+        config says; without holes, the image itself."""
+        if not mask.any():
+            return rgb
         return prefill(rgb, mask, self.network("fill").config.prefill)
 
     # ---- public operations --------------------------------------------------------------
@@ -238,7 +245,7 @@ class Engine:
         _check_strength_and_mask(strength, m)
         generator = torch.Generator().manual_seed(int(seed or 0)) if strength else None
         blind = not m.any()
-        current = rgb if blind else self._first_fill(rgb, m)
+        current = self._first_fill(rgb, m)
         for step in range(steps):
             sub = None
             if progress:
@@ -261,8 +268,7 @@ class Engine:
             raise ValueError(f"count must be between 1 and 64, got {count}")
         _check_strength_and_mask(strength, m)
         single = max(m.shape) <= self.tile
-        name = "fill" if m.any() else "restore"
-        start = self._first_fill(rgb, m) if m.any() else rgb
+        name, start = _network_for(m), self._first_fill(rgb, m)
         out = []
         if single:
             with self._lock, torch.inference_mode():
@@ -284,8 +290,7 @@ class Engine:
         rgb, m = self.prepare(image, mask)
         if max(m.shape) > self.tile:
             raise ValueError(f"encode takes images up to {self.tile} px a side; repair() tiles larger ones")
-        name = "fill" if m.any() else "restore"
-        start = self._first_fill(rgb, m) if m.any() else rgb
+        name, start = _network_for(m), self._first_fill(rgb, m)
         with self._lock, torch.inference_mode():
             return self._encode_tensor(name, start, m)
 

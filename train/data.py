@@ -16,8 +16,8 @@ import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
 from aeapp import damage, image_io
-from aeapp.prefill import prefill
 from aeapp.config import TrainConfig
+from aeapp.prefill import prefill
 
 # Validation kinds per network: hole masks for "fill", noise levels for "restore".
 VAL_KINDS = {"fill": ("thin", "thick", "boxes", "scratches"), "restore": ("noise15", "noise25", "noise50")}
@@ -49,7 +49,8 @@ def damage_sample(clean: np.ndarray, rng: np.random.Generator, cfg: TrainConfig,
     """Damage one float32 HxWx3 crop for the network being trained; returns (input, mask).
 
     fill: a hole mask from the mixture, the known pixels noisy in `p_noisy_context` of
-    samples, the holes pre-filled as the engine does on a first pass. restore: Gaussian noise of a sigma drawn from [0, max_sigma], no holes.
+    samples, the holes pre-filled as the engine does on a first pass. restore: Gaussian
+    noise of a sigma drawn from [0, max_sigma], no holes.
     """
     h, w = clean.shape[:2]
     if cfg.task == "restore":

@@ -4,7 +4,7 @@
         --val-data ../shared/data/CBSD68 --out runs/fill --minutes 120 --seed 0
 
 --task fill trains hole filling (holes from aeapp.damage, their known pixels sometimes
-noisy, a coarse fill under the holes, L1 inside the holes); --task restore trains blind
+noisy, the holes pre-filled as ModelConfig.prefill says, L1 inside the holes); --task restore trains blind
 denoising (Gaussian noise of a random sigma, L1 everywhere). Both: random crops and flips,
 an amplitude-spectrum L1 term, latent noise on some samples, AdamW with warm-up and a
 cosine schedule; an EMA of the weights (the EMA is what ships); bfloat16 autocast and
