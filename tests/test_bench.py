@@ -58,3 +58,15 @@ def test_load_script_checks_every_answer_against_its_reference(tmp_path):
     result = load_test.main(["--clients", "2", "--requests", "4", "--rounds", "2", "--out", str(tmp_path / "load.json")])
     assert result["requests"] == 4 and result["requests_under_load"] == 8 and result["failures"] == 0 and result["mismatched_results"] == 0
     assert result["latency_p50_s"] > 0 and result["rss_after_load_mib"] > 0
+
+
+def test_fill_options_script_reports_prefills_passes_and_diversity(tmp_path, tiny_checkpoint):
+    from bench import fill_options
+
+    data = tmp_path / "data"
+    save_image(make_photo(48, 64, seed=3), data / "a.png")
+    results = fill_options.main(["--data", str(data), "--images", "1", "--checkpoint", str(tiny_checkpoint), "--strengths", "1"])
+    assert set(results["peers"]) == {"telea", "ns"}
+    assert set(results["prefills"]) == {"telea, 1 pass(es)", "telea, 2 pass(es)", "telea_ns, 1 pass(es)", "telea_ns, 2 pass(es)"}
+    assert all(set(row) == {"thin", "thick", "boxes", "scratches"} for row in results["prefills"].values())
+    assert results["diversity"][1.0] > 0  # a tiny random network still changes with the seed

@@ -1,0 +1,74 @@
+"""How the fill network's inference options change its holes: first-pass prefill, passes,
+and how much latent noise changes a fill (the card's prefill and diversity figures).
+
+    python -m bench.fill_options --data ../shared/data/CBSD432 --images 16 --seed 1
+
+Decide on images that are not the benchmark's (CBSD432 is where the peers are tuned too).
+Prints PSNR inside the holes per damage kind for each prefill and 1 or 2 passes, the peers
+on the same holes, and the mean absolute difference inside the holes between two seeds'
+fills at a few latent-noise strengths.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+
+import numpy as np
+
+from aeapp import damage, image_io, metrics, peers
+from aeapp.engine import Engine
+
+KINDS = ("thin", "thick", "boxes", "scratches")
+
+
+def main(argv=None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", required=True)
+    p.add_argument("--images", type=int, default=16)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--checkpoint", default=None)
+    p.add_argument("--prefills", nargs="*", default=["telea", "telea_ns"])
+    p.add_argument("--strengths", type=float, nargs="*", default=[1.0, 1.5, 3.0])
+    args = p.parse_args(argv)
+    from train.data import load_folder
+
+    engine = Engine.from_checkpoint(args.checkpoint) if args.checkpoint else Engine.from_checkpoint()
+    fill = engine.network("fill")
+    shipped = fill.config
+    samples = []
+    for i, img in enumerate(load_folder(args.data, limit=args.images)):
+        clean = img.astype(np.float32) / 255.0
+        for k, kind in enumerate(KINDS):
+            damaged, mask = damage.apply_damage(clean, kind, np.random.default_rng([args.seed, i, k]))
+            samples.append((kind, clean, damaged, mask))
+
+    def report(name, fn) -> dict:
+        scores = {kind: [] for kind in KINDS}
+        for kind, clean, damaged, mask in samples:
+            scores[kind].append(metrics.psnr(clean, fn(damaged, mask), mask))
+        row = {kind: float(np.mean(v)) for kind, v in scores.items()}
+        print(f"{name:<28}" + "  ".join(f"{k} {v:.2f}" for k, v in row.items()), flush=True)
+        return row
+
+    results = {"peers": {}, "prefills": {}, "diversity": {}}
+    results["peers"]["telea"] = report("peer: OpenCV Telea", peers.inpaint_telea)
+    results["peers"]["ns"] = report("peer: OpenCV Navier-Stokes", peers.inpaint_ns)
+    try:
+        for prefill in args.prefills:
+            fill.config = dataclasses.replace(shipped, prefill=prefill)
+            for steps in (1, 2):
+                results["prefills"][f"{prefill}, {steps} pass(es)"] = report(
+                    f"{prefill}, {steps} pass(es)", lambda x, m, s=steps: engine.repair(x, m, steps=s))
+    finally:
+        fill.config = shipped
+    for strength in args.strengths:
+        diffs = [np.abs(engine.repair(x, m, strength=strength, seed=1) - engine.repair(x, m, strength=strength, seed=2))[m].mean()
+                 for kind, _, x, m in samples if kind in ("thick", "boxes")]
+        results["diversity"][strength] = float(np.mean(diffs))
+        print(f"strength {strength:g}: mean |fill(seed 1) - fill(seed 2)| in thick-stroke and box holes {np.mean(diffs):.4f}")
+    return results
+
+
+if __name__ == "__main__":
+    main()
