@@ -82,6 +82,20 @@ def test_restore_task_trains_the_denoiser(data, tmp_path):
     assert set(models) == {"restore"} and info["task"] == "restore"
 
 
+def test_init_from_fine_tunes_and_records_the_lineage(data, tmp_path):
+    train(parse_args(_args(data, tmp_path / "base", 2, ["--val-every", "100"])))
+    source, _ = checkpoint.load(tmp_path / "base" / "last.safetensors")
+    extra = ["--val-every", "100", "--init-from", str(tmp_path / "base" / "last.safetensors"), "--seed", "1"]
+    train(parse_args(_args(data, tmp_path / "ft", 1, [*extra, "--lr", "0", "--min-lr", "0"])))  # lr 0: weights kept
+    tuned, info = checkpoint.load(tmp_path / "ft" / "last.safetensors")
+    assert all(torch.equal(a, b) for a, b in zip(source["fill"].state_dict().values(), tuned["fill"].state_dict().values()))
+    assert info["init_from"]["steps"] == 2 and info["init_from"]["path"].endswith("last.safetensors")
+
+    other = [*extra, "--model-widths", "8", "24"]
+    with pytest.raises(SystemExit, match="architecture differs"):
+        train(parse_args(_args(data, tmp_path / "bad", 1, other)))
+
+
 def test_unknown_task_is_refused():
     with pytest.raises(ValueError, match="task must be one of fill, restore"):
         parse_args(["--task", "paint"])

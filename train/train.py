@@ -203,6 +203,25 @@ def git_commit() -> str:
         return ""
 
 
+def init_weights(cfg: TrainConfig, model: ConvAutoencoder, ema: ConvAutoencoder) -> dict:
+    """Load the `cfg.task` network of `cfg.init_from` into model and EMA; return how that
+    checkpoint was trained, so a fine-tune's file records its whole lineage."""
+    networks, info = checkpoint.load(cfg.init_from)
+    source = networks.get(cfg.task) or (next(iter(networks.values())) if len(networks) == 1 else None)
+    if source is None:
+        raise SystemExit(f"--init-from {cfg.init_from} has no {cfg.task!r} network (it has {', '.join(networks)})")
+    try:
+        model.load_state_dict(source.state_dict())
+    except RuntimeError:
+        raise SystemExit(
+            f"--init-from {cfg.init_from}: its architecture differs from this run's --model-* flags "
+            f"(it was trained with {source.config.to_dict()})"
+        ) from None
+    ema.load_state_dict(source.state_dict())
+    lineage = {k: info[k] for k in ("command", "commit", "steps", "minutes", "device", "validation", "init_from") if k in info}
+    return lineage
+
+
 # ---- the loop ------------------------------------------------------------------------------
 
 
@@ -228,6 +247,7 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict:
 
     state_path = out / "state.pt"
     step, elapsed, total_steps, best = 0, 0.0, cfg.steps, -float("inf")
+    source_info: dict = {}
     state = load_state(state_path)
     if state is not None:
         model.load_state_dict(state["model"])
@@ -239,6 +259,11 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict:
         set_rng_state(state["rng"][rank] if rank < len(state["rng"]) else state["rng"][0])
         if main:
             print(f"resumed from {state_path} at step {step} ({elapsed / 60:.1f} min elapsed)", flush=True)
+
+    elif cfg.init_from:
+        source_info = init_weights(cfg, model, ema)
+        if main:
+            print(f"starting from {cfg.init_from} ({source_info.get('steps', '?')} steps)", flush=True)
 
     ddp = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     step_fn = torch.compile(ddp) if cfg.compile else ddp
@@ -281,6 +306,7 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict:
             "torch": torch.__version__,
             "train_config": cfg.to_dict(),
             "validation": val,
+            **({"init_from": {"path": cfg.init_from, **source_info}} if source_info else {}),
         }
 
     def save_all(val: dict | None = None) -> None:
