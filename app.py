@@ -291,12 +291,16 @@ def candidate_fills(editor_value, steps, strength, seed, count, progress=gr.Prog
     rgb, mask = _editor_inputs(editor_value)
     if not mask.any():
         raise gr.Error("Paint the damage first: candidate fills vary what is inside the holes.")
-    strength = max(float(strength), FILL_STRENGTH)
-    fills = []
-    for i in range(int(count)):
-        progress(i / int(count), desc=f"fill {i + 1} of {int(count)}")
-        fills.append(engine.repair(rgb, mask, steps=int(steps), strength=strength, seed=int(seed) + i))
-    return [(_u8(f), f"seed {int(seed) + i}") for i, f in enumerate(fills)], {"rgb": rgb, "mask": mask, "fills": fills, "seed": int(seed)}
+    strength, count, seed = max(float(strength), FILL_STRENGTH), int(count), int(seed)
+    if int(steps) == 1:  # one pass: encode once, decode per seed (the same fills as Repair gives)
+        progress(0.0, desc=f"{count} fills")
+        fills = engine.vary(rgb, strength=strength, count=count, seed=seed, mask=mask)
+    else:
+        fills = []
+        for i in range(count):
+            progress(i / count, desc=f"fill {i + 1} of {count}")
+            fills.append(engine.repair(rgb, mask, steps=int(steps), strength=strength, seed=seed + i))
+    return [(_u8(f), f"seed {seed + i}") for i, f in enumerate(fills)], {"rgb": rgb, "mask": mask, "fills": fills, "seed": seed}
 
 
 @user_errors

@@ -118,6 +118,12 @@ def test_candidate_fills_differ_and_can_be_picked(photo_u8):
     assert not np.array_equal(gallery[0][0], gallery[1][0])
     slider, path, last, seed = app.pick_candidate(state, False, gr.SelectData(None, {"index": 1, "value": None}))
     assert seed == 8 and np.array_equal(to_uint8(load_image(path)), gallery[1][0])
+    # Repair with the picked seed reproduces the picked fill, with one pass or several.
+    *_, again = app.repair_image(_editor(photo_u8, [box]), 1, app.FILL_STRENGTH, seed, False, False, None)
+    assert np.array_equal(again["result"], last["result"])
+    gallery2, _ = app.candidate_fills(_editor(photo_u8, [box]), 2, 0.0, 7, 2)
+    *_, twice = app.repair_image(_editor(photo_u8, [box]), 2, app.FILL_STRENGTH, 8, False, False, None)
+    assert np.array_equal(gallery2[1][0], to_uint8(twice["result"]))
 
 
 def test_another_fill_draws_a_new_seed_and_turns_noise_on():

@@ -123,6 +123,14 @@ def test_info_prints_the_recorded_metrics(tiny_checkpoint, capsys):
     assert json.loads(capsys.readouterr().out)["networks"]["fill"]["widths"] == [8, 16]
 
 
+def test_info_into_a_closed_pipe_stops_without_a_traceback(tiny_checkpoint):
+    proc = subprocess.Popen([sys.executable, "-m", "aeapp", "info", str(tiny_checkpoint)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # like `| head` exiting before aeapp writes
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 1 and "Traceback" not in err and "BrokenPipe" not in err
+
+
 def test_corrupt_checkpoint_is_one_line_and_exit_2(tmp_path, folder, capsys):
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"\x00" * 100)

@@ -181,6 +181,13 @@ def test_vary_with_a_mask_only_changes_holes(engine, photo):
         assert np.array_equal(v[~mask], photo[~mask])
 
 
+def test_vary_with_a_mask_gives_the_fills_repair_gives_for_each_seed(engine, photo):
+    mask = _hole(photo.shape[:2])
+    fills = engine.vary(photo, strength=1.5, count=2, seed=5, mask=mask)
+    for i, fill in enumerate(fills):
+        assert np.array_equal(fill, engine.repair(photo, mask, strength=1.5, seed=5 + i))
+
+
 def test_vary_count_is_checked(engine, photo):
     with pytest.raises(ValueError, match="count"):
         engine.vary(photo, count=0)
