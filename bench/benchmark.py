@@ -249,7 +249,9 @@ def plot(results: dict, path: Path) -> None:
             for r in results["tasks"]:
                 if r["method"] == method and r["task"] in tasks and metric in r:
                     ax.scatter(r["seconds_median"], r[metric], color=colour, marker=markers[r["task"]], s=50)
-            ax.scatter([], [], color=colour, label=method)
+            counts = {r["images"] for r in results["tasks"] if r["method"] == method and r["task"] in tasks}
+            subset = max(counts) < results["images"]  # e.g. BM3D on the first N images only
+            ax.scatter([], [], color=colour, label=f"{method} (first {max(counts)} images)" if subset else method)
         for task, mk in markers.items():
             ax.scatter([], [], color="grey", marker=mk, label=task)
         ax.set_xscale("log")
