@@ -70,3 +70,17 @@ def test_fill_options_script_reports_prefills_passes_and_diversity(tmp_path, tin
     assert set(results["prefills"]) == {"telea, 1 pass(es)", "telea, 2 pass(es)", "telea_ns, 1 pass(es)", "telea_ns, 2 pass(es)"}
     assert all(set(row) == {"thin", "thick", "boxes", "scratches"} for row in results["prefills"].values())
     assert results["diversity"][1.0] > 0  # a tiny random network still changes with the seed
+
+
+def test_tile_size_script_compares_whole_images_with_tiles(tmp_path, tiny_checkpoint):
+    from bench import tile_size
+
+    data = tmp_path / "data"
+    save_image(make_photo(40, 72, seed=4), data / "a.png")
+    args = ["--checkpoint", str(tiny_checkpoint), "--val-data", str(data), "--images", "1", "--tiles", "16", "--overlap", "4"]
+    restore = tile_size.main([*args, "--network", "restore", "--val-dir", str(tmp_path / "val")])
+    assert set(restore["results"]) == {"whole", "tiles of 16"}
+    assert set(restore["results"]["whole"]) == {"noise15", "noise25", "noise50"}
+    assert len(list((tmp_path / "val").glob("*.input.png"))) == 3
+    fill = tile_size.main([*args, "--network", "fill"])
+    assert set(fill["results"]["tiles of 16"]) == {"thin", "thick", "boxes", "scratches"}

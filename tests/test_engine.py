@@ -241,6 +241,24 @@ def test_asking_for_cuda_without_it_is_a_clear_error(tiny_checkpoint):
         get_engine(tiny_checkpoint, device="cuda")
 
 
+def test_shipped_weights_in_half_precision_stay_finite_on_extreme_inputs(photo):
+    """Overflow is a property of the weights and the values, not of the device: the shipped
+    networks run in float16 on the CPU as they would on CUDA, on the inputs most likely to
+    push activations out of half precision's range."""
+    from aeapp import checkpoint
+
+    networks, _ = checkpoint.load(checkpoint.DEFAULT_CHECKPOINT)
+    half = Engine(networks, torch.device("cpu"), torch.float16)
+    full = Engine(checkpoint.load(checkpoint.DEFAULT_CHECKPOINT)[0], torch.device("cpu"), torch.float32)
+    noise = np.random.default_rng(0).random(photo.shape).astype(np.float32)
+    mask = _hole(photo.shape[:2])
+    for extreme in (np.zeros_like(photo), np.ones_like(photo), noise, photo):
+        for m in (mask, None):
+            a, b = half.repair(extreme, m), full.repair(extreme, m)
+            assert np.isfinite(a).all() and 0.0 <= a.min() and a.max() <= 1.0
+            assert np.abs(a - b).mean() < 0.01
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_half_precision_on_cuda_is_finite_and_close_to_float32(tiny_model, photo):
     import copy
