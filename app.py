@@ -50,7 +50,7 @@ CHECKPOINT = Path(os.environ.get("AEAPP_CHECKPOINT", DEFAULT_CHECKPOINT))
 MAX_PIXELS = int(os.environ.get("AEAPP_MAX_PIXELS", 25_000_000))
 MAX_FILE_SIZE = os.environ.get("AEAPP_MAX_FILE_SIZE", "50mb")
 MAX_VARIANTS = 16
-FILL_STRENGTH = 1.5  # latent noise used for alternative fills when the slider is at 0
+FILL_STRENGTH = 3.0  # latent noise used for alternative fills when the slider is at 0 (its maximum: fills change subtly)
 # Results are written here under unique names (Gradio then serves its own copy);
 # nothing is ever written to a fixed, shared path.
 OUTPUT_DIR = Path(tempfile.mkdtemp(prefix="aeapp-"))

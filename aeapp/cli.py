@@ -228,6 +228,11 @@ def cmd_info(args) -> int:
                 print(f"  {key:<16} {run[key]}")
         for k, v in run.get("validation", {}).items():
             print(f"  {'validation ' + k:<28} {v:.3f}" if isinstance(v, float) else f"  {k} {v}")
+        source = run.get("init_from")
+        while source:  # a fine-tune: the runs its starting weights came from, newest first
+            print(f"  fine-tuned from  {source.get('path')}: {source.get('steps')} steps, {source.get('minutes')} min, "
+                  f"by {source.get('command', '?')}")
+            source = source.get("init_from")
     if info.get("benchmark"):
         print(f"\nbenchmark: {info['benchmark'].get('command', '')}")
         for row in info["benchmark"].get("tasks", []):

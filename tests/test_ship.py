@@ -17,11 +17,11 @@ def test_ship_packs_both_networks_with_inference_settings(tmp_path):
     bench.write_text(json.dumps({"images": 2}))
     out = tmp_path / "shipped.safetensors"
     ship.main(["--fill", str(fill), "--restore", str(restore), "-o", str(out),
-               "--noisy-skip-levels", "0", "--prefill", "telea_ns", "--benchmark", str(bench)])
+               "--fill-noisy-skip-levels", "--restore-noisy-skip-levels", "0", "--prefill", "telea_ns", "--benchmark", str(bench)])
     models, info = checkpoint.load(out)
     assert set(models) == {"fill", "restore"}
     assert models["fill"].config.prefill == "telea_ns" and models["restore"].config.prefill == "telea"
-    assert models["fill"].config.noisy_skip_levels == (0,)
+    assert models["fill"].config.noisy_skip_levels == () and models["restore"].config.noisy_skip_levels == (0,)
     assert info["networks"]["fill"]["steps"] == 3 and info["benchmark"] == {"images": 2}
     reference = make_tiny_model(0).state_dict()
     for name, tensor in models["fill"].state_dict().items():

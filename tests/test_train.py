@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from aeapp import checkpoint
+from aeapp import checkpoint, cli
 from aeapp.image_io import save_image
 from train.train import lr_at, parse_args, train
 
@@ -82,7 +82,7 @@ def test_restore_task_trains_the_denoiser(data, tmp_path):
     assert set(models) == {"restore"} and info["task"] == "restore"
 
 
-def test_init_from_fine_tunes_and_records_the_lineage(data, tmp_path):
+def test_init_from_fine_tunes_and_records_the_lineage(data, tmp_path, capsys):
     train(parse_args(_args(data, tmp_path / "base", 2, ["--val-every", "100"])))
     source, _ = checkpoint.load(tmp_path / "base" / "last.safetensors")
     extra = ["--val-every", "100", "--init-from", str(tmp_path / "base" / "last.safetensors"), "--seed", "1"]
@@ -90,6 +90,8 @@ def test_init_from_fine_tunes_and_records_the_lineage(data, tmp_path):
     tuned, info = checkpoint.load(tmp_path / "ft" / "last.safetensors")
     assert all(torch.equal(a, b) for a, b in zip(source["fill"].state_dict().values(), tuned["fill"].state_dict().values()))
     assert info["init_from"]["steps"] == 2 and info["init_from"]["path"].endswith("last.safetensors")
+    assert cli.main(["info", str(tmp_path / "ft" / "last.safetensors")]) == 0
+    assert "fine-tuned from  " + str(tmp_path / "base" / "last.safetensors") + ": 2 steps" in capsys.readouterr().out
 
     other = [*extra, "--model-widths", "8", "24"]
     with pytest.raises(SystemExit, match="architecture differs"):

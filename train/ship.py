@@ -3,7 +3,8 @@ size; the engine computes in float32 on CPU), each network's training record kep
 optional benchmark figures added to its `info`.
 
     python -m train.ship --fill runs/fill/best.safetensors --restore runs/restore/best.safetensors \\
-        -o checkpoints/aeapp-repair.safetensors [--noisy-skip-levels 0 1] [--prefill telea_ns] \\
+        -o checkpoints/aeapp-repair.safetensors [--fill-noisy-skip-levels 1] [--restore-noisy-skip-levels 0 1] \\
+        [--prefill telea_ns] \\
         [--benchmark bench/results/results.json]
 """
 
@@ -26,8 +27,9 @@ def main(argv=None) -> None:
     p.add_argument("--restore", type=Path, required=True, help="a training run's checkpoint of the restore network")
     p.add_argument("-o", "--output", type=Path, required=True)
     p.add_argument("--benchmark", type=Path, help="a JSON file of measured figures to record in the checkpoint")
-    p.add_argument("--noisy-skip-levels", type=int, nargs="*", default=None,
-                   help="skip levels that receive latent noise at inference (weights are unchanged)")
+    for name in ("fill", "restore"):
+        p.add_argument(f"--{name}-noisy-skip-levels", type=int, nargs="*", default=None,
+                       help=f"the {name} network's skip levels that receive latent noise at inference (default: as trained)")
     p.add_argument("--prefill", choices=PREFILLS, default=None,
                    help="the fill network's first-pass prefill at inference (default: as trained)")
     args = p.parse_args(argv)
@@ -37,8 +39,9 @@ def main(argv=None) -> None:
         if name not in models:
             raise SystemExit(f"{source} has no {name!r} network (it has {', '.join(models)})")
         model = models[name]
-        if args.noisy_skip_levels is not None:
-            model.config = dataclasses.replace(model.config, noisy_skip_levels=tuple(args.noisy_skip_levels))
+        levels = getattr(args, f"{name}_noisy_skip_levels")
+        if levels is not None:  # weights are unchanged: only where variations add noise
+            model.config = dataclasses.replace(model.config, noisy_skip_levels=tuple(levels))
         if args.prefill and name == "fill":
             model.config = dataclasses.replace(model.config, prefill=args.prefill)
         networks[name] = model
