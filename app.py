@@ -369,7 +369,7 @@ def api_repair(image, mask, steps, strength, seed):
     engine = _engine()
     rgb = _image_input(image)
     m = None if mask is None else engine.prepare(rgb, mask)[1]
-    return _u8(engine.repair(rgb, m, steps=int(steps), strength=float(strength), seed=int(seed)))
+    return _save_png(engine.repair(rgb, m, steps=int(steps), strength=float(strength), seed=int(seed)), "repaired")
 
 
 @gpu
@@ -381,7 +381,7 @@ def api_vary(image, strength, count, seed):
     if not 1 <= count <= MAX_VARIANTS:
         raise gr.Error(f"Choose between 1 and {MAX_VARIANTS} variants.")
     variants = engine.vary(_image_input(image), strength=float(strength), count=count, seed=int(seed))
-    return [(_u8(v), f"seed {int(seed) + i}") for i, v in enumerate(variants)]
+    return [(_save_png(v, f"variant_{int(seed) + i}"), f"seed {int(seed) + i}") for i, v in enumerate(variants)]
 
 
 @user_errors
@@ -390,7 +390,7 @@ def api_damage(image, kind, sigma, seed):
     if kind not in damage.KINDS:
         raise gr.Error(f"Unknown damage kind {kind!r}; choose one of {', '.join(damage.KINDS)}.")
     damaged, mask = damage.apply_damage(_image_input(image), kind, np.random.default_rng(int(seed)), sigma=float(sigma))
-    return _u8(damaged), _u8(mask.astype(np.float32))
+    return _save_png(damaged, "damaged"), _save_png(mask.astype(np.float32), "mask")
 
 
 # ---- layout ---------------------------------------------------------------------------------
@@ -490,8 +490,11 @@ with gr.Blocks(title="aeapp studio", delete_cache=(1800, 3600)) as demo:
         api_count = gr.Number(4, precision=0, label="count")
         api_kind = gr.Textbox("thick", label="kind")
         api_sigma = gr.Number(25.0, label="sigma")
-        api_out = gr.Image(type="numpy", format="png", label="result")
-        api_mask_out = gr.Image(type="numpy", format="png", label="mask")
+        # The API answers with files we wrote, not arrays: Gradio writes an array's PNG to a
+        # path named by its content without an atomic rename, so two identical answers at
+        # once could serve a client a half-written file (seen once in 600 under load).
+        api_out = gr.Image(type="filepath", format="png", label="result")
+        api_mask_out = gr.Image(type="filepath", format="png", label="mask")
         api_gallery = gr.Gallery(format="png", label="variants")
         api_repair_btn, api_vary_btn, api_damage_btn = gr.Button(), gr.Button(), gr.Button()
 

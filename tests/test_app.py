@@ -183,13 +183,17 @@ def test_too_many_pixels_is_a_message_naming_the_limit(monkeypatch, photo_u8):
 def test_api_endpoints(tmp_path, photo_u8):
     save_image(photo_u8 / 255.0, tmp_path / "p.png")
     save_image(_mask(photo_u8.shape[:2], (5, 15, 5, 25)), tmp_path / "m.png")
-    out = app.api_repair(str(tmp_path / "p.png"), str(tmp_path / "m.png"), 1, 0.0, 0)
+    # Answers are PNG files written once under fresh names (see api_out in app.py).
+    path = app.api_repair(str(tmp_path / "p.png"), str(tmp_path / "m.png"), 1, 0.0, 0)
+    out = to_uint8(load_image(path))
     m = _mask(photo_u8.shape[:2], (5, 15, 5, 25))
-    assert np.array_equal(out[~m], photo_u8[~m])
-    damaged, mask = app.api_damage(str(tmp_path / "p.png"), "thin", 25, 1)
-    assert damaged.shape == photo_u8.shape and mask.shape == photo_u8.shape[:2] and mask.any()
+    assert path.endswith(".png") and np.array_equal(out[~m], photo_u8[~m])
+    assert app.api_repair(str(tmp_path / "p.png"), str(tmp_path / "m.png"), 1, 0.0, 0) != path
+    damaged, mask = (to_uint8(load_image(p)) for p in app.api_damage(str(tmp_path / "p.png"), "thin", 25, 1))
+    assert damaged.shape == photo_u8.shape and mask.any() and (mask[..., 0] > 0).sum() < mask[..., 0].size
     variants = app.api_vary(str(tmp_path / "p.png"), 1.0, 2, 0)
-    assert len(variants) == 2
+    assert [c for _, c in variants] == ["seed 0", "seed 1"]
+    assert not np.array_equal(load_image(variants[0][0]), load_image(variants[1][0]))
 
 
 def test_api_refuses_a_file_that_is_not_an_image(tmp_path):
