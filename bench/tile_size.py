@@ -16,10 +16,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from aeapp import checkpoint, metrics
+from aeapp import checkpoint
 from aeapp.engine import Engine
 
 
@@ -35,6 +34,7 @@ def main(argv=None) -> dict:
     p.add_argument("--overlap", type=int, default=32)
     args = p.parse_args(argv)
     from train.data import VAL_KINDS, make_validation_set
+    from train.train import psnr_by_kind
 
     networks, info = checkpoint.load(args.checkpoint)
     networks = {args.network: networks[args.network]}
@@ -46,11 +46,7 @@ def main(argv=None) -> dict:
     results = {}
     for tile in [0, *args.tiles]:  # 0: whole images (one tile up to the engine's default)
         engine = Engine(networks, torch.device("cpu"), torch.float32, **({"tile": tile, "overlap": args.overlap} if tile else {}))
-        scores: dict[str, list[float]] = {}
-        for s in samples:
-            out = engine.repair(s["input"], s["mask"])
-            scores.setdefault(s["kind"], []).append(metrics.psnr(s["clean"], out, s["mask"] if s["mask"].any() else None))
-        row = {kind: float(np.mean(v)) for kind, v in scores.items()}
+        row = psnr_by_kind(engine, samples)
         results["whole" if not tile else f"tiles of {tile}"] = row
         print(f"{'whole images' if not tile else f'tiles of {tile}':<14}" + "  ".join(f"{k} {v:.2f}" for k, v in row.items()), flush=True)
     return {"steps": info.get("steps"), "results": results}

@@ -90,6 +90,8 @@ def test_init_from_fine_tunes_and_records_the_lineage(data, tmp_path, capsys):
     tuned, info = checkpoint.load(tmp_path / "ft" / "last.safetensors")
     assert all(torch.equal(a, b) for a, b in zip(source["fill"].state_dict().values(), tuned["fill"].state_dict().values()))
     assert info["init_from"]["steps"] == 2 and info["init_from"]["path"].endswith("last.safetensors")
+    train(parse_args(_args(data, tmp_path / "ft", 2, [*extra, "--lr", "0", "--min-lr", "0"])))  # resumed: lineage kept
+    assert checkpoint.read_metadata(tmp_path / "ft" / "last.safetensors")[1]["init_from"]["steps"] == 2
     assert cli.main(["info", str(tmp_path / "ft" / "last.safetensors")]) == 0
     assert "fine-tuned from  " + str(tmp_path / "base" / "last.safetensors") + ": 2 steps" in capsys.readouterr().out
 

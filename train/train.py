@@ -145,15 +145,19 @@ def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> No
 # ---- validation ------------------------------------------------------------------------------
 
 
-def validate(model: ConvAutoencoder, task: str, samples: list[dict], device) -> dict[str, float]:
-    """PSNR per validation kind, through the same Engine users call: inside the holes for
-    "fill", over the whole image for "restore". `score` is their mean."""
-    engine = Engine({task: model}, device, torch.float32)
+def psnr_by_kind(engine: Engine, samples: list[dict]) -> dict[str, float]:
+    """Mean PSNR per validation kind of the engine's repairs: inside the holes for hole
+    kinds, over the whole image for noise."""
     per_kind: dict[str, list[float]] = {}
     for s in samples:
         out = engine.repair(s["input"], s["mask"])
         per_kind.setdefault(s["kind"], []).append(metrics.psnr(s["clean"], out, s["mask"] if s["mask"].any() else None))
-    result = {f"psnr_{k}": float(np.mean(v)) for k, v in per_kind.items()}
+    return {k: float(np.mean(v)) for k, v in per_kind.items()}
+
+
+def validate(model: ConvAutoencoder, task: str, samples: list[dict], device) -> dict[str, float]:
+    """PSNR per validation kind, through the same Engine users call. `score` is their mean."""
+    result = {f"psnr_{k}": v for k, v in psnr_by_kind(Engine({task: model}, device, torch.float32), samples).items()}
     result["score"] = float(np.mean(list(result.values())))
     return result
 
@@ -206,7 +210,7 @@ def git_commit() -> str:
 def init_weights(cfg: TrainConfig, model: ConvAutoencoder, ema: ConvAutoencoder) -> dict:
     """Load the `cfg.task` network of `cfg.init_from` into model and EMA; return how that
     checkpoint was trained, so a fine-tune's file records its whole lineage."""
-    networks, info = checkpoint.load(cfg.init_from)
+    networks, _ = checkpoint.load(cfg.init_from)
     source = networks.get(cfg.task) or (next(iter(networks.values())) if len(networks) == 1 else None)
     if source is None:
         raise SystemExit(f"--init-from {cfg.init_from} has no {cfg.task!r} network (it has {', '.join(networks)})")
@@ -218,8 +222,13 @@ def init_weights(cfg: TrainConfig, model: ConvAutoencoder, ema: ConvAutoencoder)
             f"(it was trained with {source.config.to_dict()})"
         ) from None
     ema.load_state_dict(source.state_dict())
-    lineage = {k: info[k] for k in ("command", "commit", "steps", "minutes", "device", "validation", "init_from") if k in info}
-    return lineage
+    return lineage(cfg.init_from)
+
+
+def lineage(path: str) -> dict:
+    """How the checkpoint at `path` was trained (read from its header; no weights loaded)."""
+    _, info = checkpoint.read_metadata(path)
+    return {k: info[k] for k in ("command", "commit", "steps", "minutes", "device", "validation", "init_from") if k in info}
 
 
 # ---- the loop ------------------------------------------------------------------------------
@@ -247,7 +256,7 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict:
 
     state_path = out / "state.pt"
     step, elapsed, total_steps, best = 0, 0.0, cfg.steps, -float("inf")
-    source_info: dict = {}
+    source_info: dict = {}  # a fine-tune's lineage, recorded in every file it writes, resumed or not
     state = load_state(state_path)
     if state is not None:
         model.load_state_dict(state["model"])
@@ -259,6 +268,8 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict:
         set_rng_state(state["rng"][rank] if rank < len(state["rng"]) else state["rng"][0])
         if main:
             print(f"resumed from {state_path} at step {step} ({elapsed / 60:.1f} min elapsed)", flush=True)
+        if cfg.init_from:
+            source_info = lineage(cfg.init_from)
 
     elif cfg.init_from:
         source_info = init_weights(cfg, model, ema)
