@@ -15,6 +15,7 @@ import functools
 import json
 import logging
 import secrets
+import shutil
 import tempfile
 import time
 import uuid
@@ -150,14 +151,23 @@ def _image_input(value, what: str = "a photo") -> np.ndarray:
     return image_io.load_image(arr, MAX_PIXELS)
 
 
+_last_sweep = 0.0
+
+
 def _fresh_path(suffix: str) -> Path:
+    """A new, unique path in OUTPUT_DIR. Results older than OUTPUT_MAX_AGE_S (files, and the
+    folders _save_png makes) are removed, in a sweep at most once a minute rather than on
+    every result a request writes."""
+    global _last_sweep
     now = time.time()
-    for old in OUTPUT_DIR.iterdir():
-        try:
-            if now - old.stat().st_mtime > OUTPUT_MAX_AGE_S:
-                old.unlink()
-        except OSError:
-            pass
+    if now - _last_sweep > 60:
+        _last_sweep = now
+        for old in OUTPUT_DIR.iterdir():
+            try:
+                if now - old.stat().st_mtime > OUTPUT_MAX_AGE_S:
+                    shutil.rmtree(old) if old.is_dir() else old.unlink()
+            except OSError:
+                pass
     return OUTPUT_DIR / f"{uuid.uuid4().hex}{suffix}"
 
 

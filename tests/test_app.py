@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -256,3 +257,14 @@ def test_cli_says_what_is_wrong_with_a_broken_checkpoint_in_one_line(tmp_path, k
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("aeapp: error: checkpoint") and bad.name in lines[0]
+
+
+def test_results_older_than_the_limit_are_swept(photo_u8):
+    old = app.OUTPUT_DIR / "stale"
+    old.mkdir()
+    (old / "repaired.png").write_bytes(b"x")
+    past = time.time() - app.OUTPUT_MAX_AGE_S - 10
+    os.utime(old, (past, past))
+    app._last_sweep = 0.0
+    kept = app._save_png(photo_u8 / 255.0)
+    assert not old.exists() and Path(kept).exists()
