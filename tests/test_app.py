@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 
 import app
+from PIL import Image
+
 from aeapp.image_io import load_image, save_image, to_uint8
 
 from .conftest import make_photo
@@ -32,6 +34,18 @@ def _editor(rgb_u8, layer_boxes=(), colour=(0, 200, 0, 255)):
 @pytest.fixture
 def photo_u8():
     return to_uint8(make_photo(48, 64))
+
+
+def _pixels(path):
+    """What the browser gets: the app answers every image as a PNG file it wrote."""
+    assert isinstance(path, str) and path.endswith(".png") and Path(path).is_relative_to(app.OUTPUT_DIR)
+    return np.asarray(Image.open(path))
+
+
+def _as_uploaded(value):
+    """An editor value the app returned, as the editor sends it back (RGBA arrays)."""
+    rgba = lambda path: np.asarray(Image.open(path).convert("RGBA"))
+    return {"background": rgba(value["background"]), "layers": [rgba(p) for p in value["layers"]], "composite": None}
 
 
 def _mask(shape, box):
@@ -63,8 +77,11 @@ def test_repair_changes_only_painted_pixels(photo_u8):
     assert result.shape == (48, 64, 3)
     assert np.array_equal(to_uint8(result)[~mask], photo_u8[~mask])
     assert not np.array_equal(to_uint8(result)[mask], photo_u8[mask])
-    assert np.array_equal(slider[0], photo_u8) and np.array_equal(slider[1], to_uint8(result))
+    assert np.array_equal(_pixels(slider[0]), photo_u8) and np.array_equal(_pixels(slider[1]), to_uint8(result))
     assert "Repaired the holes" in report
+    # The same repair again is a new file: two identical answers never share (and race on) one.
+    again = app.repair_image(_editor(photo_u8, [box]), 1, 0.0, 0, False, False, None)[0]
+    assert again[1] != slider[1] and np.array_equal(_pixels(again[1]), _pixels(slider[1]))
 
 
 def test_without_paint_the_whole_image_is_restored(photo_u8):
@@ -80,24 +97,23 @@ def test_without_paint_the_whole_image_is_restored(photo_u8):
 def test_synthetic_damage_then_repair_is_scored_against_the_original(photo_u8):
     value, state = app.damage_image(_editor(photo_u8), "boxes", 25, 3, None)
     assert np.array_equal(to_uint8(state["original"]), photo_u8)
-    mask = value["layers"][0][..., 3] > 0
-    assert mask.any() and np.all(value["background"][mask][:, :3] == 0)
-    _, _, report, gallery, _ = app.repair_image(value, 1, 0.0, 0, False, True, state)
+    mask = _pixels(value["layers"][0])[..., 3] > 0
+    assert mask.any() and np.all(_pixels(value["background"])[mask][:, :3] == 0)
+    _, _, report, gallery, _ = app.repair_image(_as_uploaded(value), 1, 0.0, 0, False, True, state)
     assert "damaged input" in report and "**aeapp**" in report and "PSNR in holes" in report
     assert "OpenCV Telea" in report and "OpenCV Navier-Stokes" in report
-    assert len(gallery["value"]) == 3
+    assert len(gallery["value"]) == 3 and all(_pixels(p).shape == photo_u8.shape for p, _ in gallery["value"])
 
 
 def test_damaging_twice_damages_the_original_not_the_damaged_copy(photo_u8):
     first, state = app.damage_image(_editor(photo_u8), "thick", 25, 1, None)
-    editor = {"background": np.dstack([first["background"][..., :3], np.full(photo_u8.shape[:2], 255, np.uint8)]), "layers": first["layers"], "composite": None}
-    _, state2 = app.damage_image(editor, "thin", 25, 2, state)
+    _, state2 = app.damage_image(_as_uploaded(first), "thin", 25, 2, state)
     assert np.array_equal(to_uint8(state2["original"]), photo_u8)
 
 
 def test_noise_damage_gives_no_layer(photo_u8):
     value, _ = app.damage_image(_editor(photo_u8), "noise", 30, 0, None)
-    assert value["layers"] == [] and not np.array_equal(value["background"], photo_u8)
+    assert value["layers"] == [] and not np.array_equal(_pixels(value["background"]), photo_u8)
 
 
 def test_examples_are_recognised_as_known_originals():
@@ -108,7 +124,7 @@ def test_examples_are_recognised_as_known_originals():
 
 def test_overlay_toggle_redraws_the_before_side(photo_u8):
     *_, last = app.repair_image(_editor(photo_u8, [(10, 20, 10, 20)]), 1, 0.0, 0, False, False, None)
-    before, after = app.toggle_overlay(True, last)
+    before, after = (_pixels(p) for p in app.toggle_overlay(True, last))
     assert not np.array_equal(before, photo_u8) and np.array_equal(before[30:], photo_u8[30:])
 
 
@@ -116,15 +132,15 @@ def test_candidate_fills_differ_and_can_be_picked(photo_u8):
     box = (10, 30, 10, 40)
     gallery, state = app.candidate_fills(_editor(photo_u8, [box]), 1, 0.0, 7, 3)
     assert [c for _, c in gallery] == ["seed 7", "seed 8", "seed 9"]
-    assert not np.array_equal(gallery[0][0], gallery[1][0])
+    assert not np.array_equal(_pixels(gallery[0][0]), _pixels(gallery[1][0]))
     slider, path, last, seed = app.pick_candidate(state, False, gr.SelectData(None, {"index": 1, "value": None}))
-    assert seed == 8 and np.array_equal(to_uint8(load_image(path)), gallery[1][0])
+    assert seed == 8 and np.array_equal(to_uint8(load_image(path)), _pixels(gallery[1][0]))
     # Repair with the picked seed reproduces the picked fill, with one pass or several.
     *_, again = app.repair_image(_editor(photo_u8, [box]), 1, app.FILL_STRENGTH, seed, False, False, None)
     assert np.array_equal(again["result"], last["result"])
     gallery2, _ = app.candidate_fills(_editor(photo_u8, [box]), 2, 0.0, 7, 2)
     *_, twice = app.repair_image(_editor(photo_u8, [box]), 2, app.FILL_STRENGTH, 8, False, False, None)
-    assert np.array_equal(gallery2[1][0], to_uint8(twice["result"]))
+    assert np.array_equal(_pixels(gallery2[1][0]), to_uint8(twice["result"]))
 
 
 def test_another_fill_draws_a_new_seed_and_turns_noise_on():
@@ -136,22 +152,22 @@ def test_another_fill_draws_a_new_seed_and_turns_noise_on():
 def test_variations_differ_by_seed_and_zip_holds_them_all(photo_u8):
     gallery, latent, zip_path = app.make_variations(photo_u8, 1.0, 3, 5, False, False, 0, 1.0, 0, 0, 0)
     assert [c for _, c in gallery] == ["seed 5", "seed 6", "seed 7"]
-    assert not np.array_equal(gallery[0][0], gallery[1][0])
-    assert latent.shape == photo_u8.shape
+    assert not np.array_equal(_pixels(gallery[0][0]), _pixels(gallery[1][0]))
+    assert _pixels(latent).shape == photo_u8.shape
     with zipfile.ZipFile(zip_path) as zf:
         names = sorted(zf.namelist())
         assert names == ["settings.json", "variant_seed5.png", "variant_seed6.png", "variant_seed7.png"]
         assert json.loads(zf.read("settings.json"))["seed"] == 5
         first = load_image(zf.read("variant_seed5.png"))
-    assert np.array_equal(to_uint8(first), gallery[0][0])
+    assert np.array_equal(to_uint8(first), _pixels(gallery[0][0]))
     again, _, _ = app.make_variations(photo_u8, 1.0, 3, 5, False, False, 0, 1.0, 0, 0, 0)
-    assert all(np.array_equal(a[0], b[0]) for a, b in zip(gallery, again))
+    assert all(np.array_equal(_pixels(a[0]), _pixels(b[0])) for a, b in zip(gallery, again))
 
 
 def test_classical_augmentations_apply(photo_u8):
     plain, _, _ = app.make_variations(photo_u8, 0.0, 1, 0, False, False, 0, 1.0, 0, 0, 0)
     jittered, _, _ = app.make_variations(photo_u8, 0.0, 1, 0, False, False, 20, 0.6, 0.5, 0.5, 0.5)
-    assert not np.array_equal(plain[0][0], jittered[0][0])
+    assert not np.array_equal(_pixels(plain[0][0]), _pixels(jittered[0][0]))
 
 
 @pytest.mark.parametrize(
@@ -266,5 +282,5 @@ def test_results_older_than_the_limit_are_swept(photo_u8):
     past = time.time() - app.OUTPUT_MAX_AGE_S - 10
     os.utime(old, (past, past))
     app._last_sweep = 0.0
-    kept = app._save_png(photo_u8 / 255.0)
+    kept = app._png(photo_u8 / 255.0)
     assert not old.exists() and Path(kept).exists()
