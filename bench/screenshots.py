@@ -38,8 +38,12 @@ def main(argv=None) -> None:
             page = browser.new_page(viewport={"width": 1400, "height": 1050})
             page.goto(f"http://127.0.0.1:{port}/")
             page.wait_for_selector("#editor input[type=file]", state="attached", timeout=60_000)
+            zoom = "(document.querySelector('#editor').innerText.match(/\\d+%/) || [''])[0]"
+            page.wait_for_function(f"{zoom} !== ''", timeout=60_000)
+            blank_zoom = page.evaluate(zoom)
             page.locator("#editor input[type=file]").first.set_input_files(args.photo)
-            page.wait_for_timeout(3000)
+            page.wait_for_function(f"{zoom} !== {blank_zoom!r}", timeout=60_000)  # the canvas zooms to fit the photo once loaded
+            page.wait_for_timeout(1000)
             page.get_by_text("Damage it for me").click()
             page.get_by_role("button", name="Damage it", exact=True).click()
             page.wait_for_timeout(3000)
