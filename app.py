@@ -24,7 +24,6 @@ from pathlib import Path
 
 import gradio as gr
 import numpy as np
-from PIL import Image
 
 from aeapp import damage, image_io, masks
 from aeapp.augment import AugmentSettings, augment
@@ -172,21 +171,15 @@ def _fresh_path(suffix: str) -> Path:
     return OUTPUT_DIR / f"{uuid.uuid4().hex}{suffix}"
 
 
-def _u8(image: np.ndarray) -> np.ndarray:
-    return image if image.dtype == np.uint8 else image_io.to_uint8(image.astype(np.float32))
-
-
 def _png(image: np.ndarray, stem: str = "aeapp", compress_level: int = 1) -> str:
     """Every image the app shows or hands out goes through here: written under a fresh name,
     answered as a path. Gradio would save an array to a path named by its content without an
     atomic rename, so two identical answers at once could serve a half-written file (seen
-    once in 600 requests under load); a file we wrote it copies atomically. Level 1 is four
-    times faster than PNG's default for 7% more bytes; downloads ask for the default."""
+    once in 600 requests under load); a file we wrote it copies atomically. Shown images use
+    the fast PNG level; what users keep (downloads, exports) the default."""
     folder = _fresh_path("")
     folder.mkdir()
-    path = folder / f"{stem}.png"
-    Image.fromarray(_u8(image)).save(path, compress_level=compress_level)
-    return str(path)
+    return str(image_io.save_image(image, folder / f"{stem}.png", png_compress_level=compress_level))
 
 
 @functools.lru_cache(maxsize=1)
@@ -195,14 +188,14 @@ def _example_originals() -> dict[bytes, np.ndarray]:
     out = {}
     for path in EXAMPLES:
         rgb = image_io.load_image(path)
-        out[_u8(rgb).tobytes()] = rgb
+        out[image_io.to_uint8(rgb).tobytes()] = rgb
     return out
 
 
 def _known_original(rgb: np.ndarray, state: dict | None) -> np.ndarray | None:
     """The undamaged original of what the editor shows, when we know it: the image a
     synthetic damage was applied to, or a shipped example the user painted over."""
-    shown = _u8(rgb)
+    shown = image_io.to_uint8(rgb)
     if state and state.get("shown") is not None and np.array_equal(state["shown"], shown):
         return state["original"]
     return _example_originals().get(shown.tobytes())
@@ -228,7 +221,7 @@ def damage_image(editor_value, kind: str, sigma: float, seed: int, state: dict |
     damaged, mask = damage.apply_damage(base, kind, np.random.default_rng(int(seed)), sigma=float(sigma))
     layer = np.zeros((*mask.shape, 4), np.uint8)
     layer[mask] = (255, 59, 48, 255)
-    shown = _u8(damaged)
+    shown = image_io.to_uint8(damaged)
     value = {
         "background": _png(shown, "photo"),
         "layers": [_png(layer, "damage")] if mask.any() else [],
@@ -267,9 +260,10 @@ def _report(original, damaged, mask, result, seconds: float, peers_rows=None) ->
     return "\n\n".join(lines)
 
 
-def _slider(rgb, mask, result, overlay: bool):
+def _slider(rgb, mask, after: str, overlay: bool):
+    """Before/after pair; `after` is the result's PNG already written for download."""
     before = masks.overlay(rgb, mask) if overlay and mask.any() else rgb
-    return (_png(before, "before"), _png(result, "after"))
+    return (_png(before, "before"), after)
 
 
 @gpu
@@ -286,16 +280,17 @@ def repair_image(editor_value, steps, strength, seed, overlay, compare, state, p
     original = _known_original(rgb, state)
     peer_rows = run_peers(rgb, mask) if compare else []
     report = _report(original, rgb, mask, result, seconds, peer_rows)
-    gallery = [(_png(result, "aeapp"), "aeapp")] + [(_png(p.image, "peer"), f"{p.name} ({p.seconds:.2f} s)") for p in peer_rows]
+    repaired = _png(result, "repaired", compress_level=6)  # one file: download, slider and gallery
+    gallery = [(repaired, "aeapp")] + [(_png(p.image, "peer"), f"{p.name} ({p.seconds:.2f} s)") for p in peer_rows]
     last = {"rgb": rgb, "mask": mask, "result": result}
-    return _slider(rgb, mask, result, overlay), _png(result, "repaired", compress_level=6), report, gr.update(value=gallery if compare else None, visible=bool(compare)), last
+    return _slider(rgb, mask, repaired, overlay), repaired, report, gr.update(value=gallery if compare else None, visible=bool(compare)), last
 
 
 @user_errors
 def toggle_overlay(overlay, last):
     if not last:
         return gr.update()
-    return _slider(last["rgb"], last["mask"], last["result"], overlay)
+    return _slider(last["rgb"], last["mask"], _png(last["result"], "repaired", compress_level=6), overlay)
 
 
 def new_seed(strength):
@@ -332,7 +327,8 @@ def pick_candidate(candidates, overlay, evt: gr.SelectData):
         raise gr.Error("Make some candidate fills first.")
     result = candidates["fills"][evt.index]
     last = {"rgb": candidates["rgb"], "mask": candidates["mask"], "result": result}
-    return _slider(last["rgb"], last["mask"], result, overlay), _png(result, "repaired", compress_level=6), last, candidates["seed"] + evt.index
+    repaired = _png(result, "repaired", compress_level=6)
+    return _slider(last["rgb"], last["mask"], repaired, overlay), repaired, last, candidates["seed"] + evt.index
 
 
 # ---- variations tab --------------------------------------------------------------------------
@@ -369,12 +365,12 @@ def make_variations(image, strength, count, seed, hflip, vflip, rotation, crop, 
         s = int(seed) + i
         base = engine.decode(latent, float(strength), s) if latent is not None else engine.vary(rgb, float(strength), 1, s)[0]
         variants.append((augment(base, settings, s), s))
-    zip_path = _fresh_path(".zip")
+    gallery = [(_png(img, f"variant_seed{s}", compress_level=6), f"seed {s}") for img, s in variants]
+    zip_path = _fresh_path(".zip")  # the gallery's own files: each variant is encoded once
     with zipfile.ZipFile(zip_path, "w", compression=zipfile.ZIP_STORED) as zf:
-        for img, s in variants:
-            zf.writestr(f"variant_seed{s}.png", image_io.encode_png(img))
+        for path, _ in gallery:
+            zf.write(path, Path(path).name)
         zf.writestr("settings.json", _settings_json(strength, seed, count, settings))
-    gallery = [(_png(img, f"variant_seed{s}"), f"seed {s}") for img, s in variants]
     return gallery, (_png(picture, "latent") if picture is not None else None), str(zip_path)
 
 

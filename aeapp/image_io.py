@@ -172,32 +172,30 @@ def load_image(source, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
-    """float [0,1] HxWx3 (or HxW) -> uint8, rounded."""
+    """float [0,1] HxWx3 (or HxW) -> uint8, rounded; a bool mask -> 0/255; uint8 as it is."""
+    if image.dtype == np.uint8:
+        return image
+    if image.dtype == bool:
+        return image.astype(np.uint8) * 255
     return (np.clip(np.nan_to_num(image), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
 
-def to_pil(image: np.ndarray) -> Image.Image:
-    return Image.fromarray(to_uint8(image))
-
-
-def save_image(image: np.ndarray, path: str | os.PathLike) -> Path:
-    """Write a float [0,1] RGB image (or a bool/float HxW mask) in the format the suffix names."""
+def save_image(image: np.ndarray, path: str | os.PathLike, png_compress_level: int = 6) -> Path:
+    """Write an image (anything `to_uint8` takes) in the format the suffix names. PNG level 1
+    is about four times faster than the default 6, for about 7% more bytes."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in WRITE_SUFFIXES:
         raise ValueError(f"cannot write {path}: use one of {', '.join(WRITE_SUFFIXES)}")
-    arr = image.astype(np.float32) if image.dtype == bool else image
-    pil = Image.fromarray(to_uint8(arr))
-    options = {"quality": 95} if suffix in (".jpg", ".jpeg", ".webp") else {}
+    pil = Image.fromarray(to_uint8(image))
+    options = {}
+    if suffix in (".jpg", ".jpeg", ".webp"):
+        options = {"quality": 95}
+    elif suffix == ".png":
+        options = {"compress_level": png_compress_level}
     path.parent.mkdir(parents=True, exist_ok=True)
     pil.save(path, **options)
     return path
-
-
-def encode_png(image: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    to_pil(image).save(buf, format="PNG")
-    return buf.getvalue()
 
 
 def list_images(folder: str | os.PathLike, recursive: bool = True) -> list[Path]:

@@ -200,7 +200,7 @@ def test_too_many_pixels_is_a_message_naming_the_limit(monkeypatch, photo_u8):
 def test_api_endpoints(tmp_path, photo_u8):
     save_image(photo_u8 / 255.0, tmp_path / "p.png")
     save_image(_mask(photo_u8.shape[:2], (5, 15, 5, 25)), tmp_path / "m.png")
-    # Answers are PNG files written once under fresh names (see api_out in app.py).
+    # Answers are PNG files written once under fresh names (see _png in app.py).
     path = app.api_repair(str(tmp_path / "p.png"), str(tmp_path / "m.png"), 1, 0.0, 0)
     out = to_uint8(load_image(path))
     m = _mask(photo_u8.shape[:2], (5, 15, 5, 25))
