@@ -108,6 +108,10 @@ class TrainConfig:
     minutes: float = 0.0  # ... or after this many minutes of wall clock (0 = no limit)
     batch_size: int = 16  # per process
     crop: int = 128
+    # When above `crop`, each batch draws its crop side from crop..crop_max (multiples of the
+    # model's stride) and scales its batch to keep the pixels per step about constant: the
+    # Fourier blocks then see maps of many sizes, as they do on users' whole images.
+    crop_max: int = 0
     lr: float = 5e-4  # higher (1e-3) diverges: no normalisation layers
     min_lr: float = 1e-5
     warmup_steps: int = 500

@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -80,6 +81,23 @@ def test_restore_task_trains_the_denoiser(data, tmp_path):
     assert set(result["validation"]) == {"psnr_noise15", "psnr_noise25", "psnr_noise50", "score"}
     models, info = checkpoint.load(tmp_path / "r" / "last.safetensors")
     assert set(models) == {"restore"} and info["task"] == "restore"
+
+
+def test_crop_max_varies_the_crop_side_and_keeps_the_pixels_per_batch():
+    from train.data import DamagedCrops
+
+    cfg = parse_args(["--task", "restore", "--batch-size", "8", "--crop", "32", "--crop-max", "64", *TINY_FLAGS])
+    photos = [(make_photo(80, 90, seed=i) * 255).astype("uint8") for i in range(3)]
+    rng = np.random.default_rng(0)
+    sides = set()
+    for _ in range(30):
+        clean, damaged, mask = DamagedCrops(photos, cfg).make_batch(rng)
+        n, _, h, w = clean.shape
+        assert h == w and h % cfg.model.stride == 0 and 32 <= h <= 64
+        assert damaged.shape == clean.shape and mask.shape == (n, 1, h, w)
+        assert abs(n * h * w - 8 * 32 * 32) <= 0.5 * h * w  # about constant pixels per step
+        sides.add(h)
+    assert len(sides) > 3
 
 
 def test_init_from_fine_tunes_and_records_the_lineage(data, tmp_path, capsys):

@@ -97,10 +97,15 @@ class DamagedCrops(IterableDataset):
 
     def make_batch(self, rng: np.random.Generator):
         cfg = self.cfg
+        side, count = cfg.crop, cfg.batch_size
+        if cfg.crop_max > cfg.crop:
+            stride = cfg.model.stride
+            side = int(rng.choice(np.arange(cfg.crop, cfg.crop_max + 1, stride)))
+            count = max(1, round(cfg.batch_size * cfg.crop**2 / side**2))
         clean, damaged, masks = [], [], []
-        for _ in range(cfg.batch_size):
+        for _ in range(count):
             img = self.images[int(rng.integers(len(self.images)))]
-            crop = random_crop(img, cfg.crop, rng)
+            crop = random_crop(img, side, rng)
             image, mask = damage_sample(crop, rng, cfg, scale=max(img.shape[:2]) / 512)
             clean.append(crop)
             damaged.append(image)
