@@ -84,3 +84,16 @@ def test_tile_size_script_compares_whole_images_with_tiles(tmp_path, tiny_checkp
     assert len(list((tmp_path / "val").glob("*.input.png"))) == 3
     fill = tile_size.main([*args, "--network", "fill"])
     assert set(fill["results"]["tiles of 16"]) == {"thin", "thick", "boxes", "scratches"}
+
+
+def test_variations_script_measures_each_level_set(tmp_path, tiny_checkpoint):
+    from bench import variations
+
+    data = tmp_path / "data"
+    save_image(make_photo(48, 64, seed=5), data / "a.png")
+    results = variations.main(["--data", str(data), "--images", "1", "--checkpoint", str(tiny_checkpoint), "--levels",
+                               "--levels", "0", "--strengths", "0", "1", "--save", str(tmp_path / "v")])
+    assert set(results) == {"levels [], strength 0", "levels [], strength 1", "levels [0], strength 0", "levels [0], strength 1"}
+    assert results["levels [0], strength 0"]["spread"] == 0.0  # strength 0 is deterministic
+    assert results["levels [0], strength 1"]["spread"] > 0
+    assert (tmp_path / "v" / "levels0_s1_a.png").exists()
