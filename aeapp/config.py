@@ -127,6 +127,11 @@ class TrainConfig:
     # coherent hole errors take over Adam's statistics and denoising stops learning.
     task: str = "fill"
     max_sigma: float = 55.0  # noise sigma on the 0..255 scale, drawn uniformly from [0, max]
+    # restore: weight each sample's loss by c / (sigma + c), sigma its noise level and c this
+    # value (0..255 scale; 0 = equal weights). A plain L1 is dominated by the large errors of
+    # strong noise, so a blind denoiser neglects light noise (and blurs clean photos);
+    # relative weights balance the noise levels in dB, the scale PSNR measures.
+    sigma_weight_offset: float = 0.0
     p_noisy_context: float = 0.25  # fill: fraction of samples whose known pixels are noisy
     fft_weight: float = 0.05  # weight of the L1 loss between amplitude spectra
     refine_prob: float = 0.15  # fill: fraction of steps that teach refinement (holes pre-filled)

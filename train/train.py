@@ -114,16 +114,20 @@ def from_rank0(value: int, device) -> int:
 # ---- losses and schedule -----------------------------------------------------------------
 
 
-def loss_fn(pred, clean, weight, cfg: TrainConfig) -> tuple[torch.Tensor, dict[str, float]]:
+def loss_fn(pred, clean, weight, cfg: TrainConfig, sample_weight=None) -> tuple[torch.Tensor, dict[str, float]]:
     """L1 over the pixels that count (weight 1: the holes for "fill", every pixel for
-    "restore"), plus L1 between amplitude spectra of the composite (sharpness)."""
+    "restore"), plus L1 between amplitude spectra of the composite (sharpness); both
+    averaged over the batch with the per-sample weights `sample_weight` (default: equal)."""
     pred, clean = pred.float(), clean.float()
-    l1 = ((pred - clean).abs() * weight).sum() / (weight.sum() * 3).clamp_min(1.0)
+    sw = torch.ones(len(pred), device=pred.device) if sample_weight is None else sample_weight.float()
+    sw = sw.view(-1, 1, 1, 1)
+    l1 = ((pred - clean).abs() * weight * sw).sum() / ((weight * sw).sum() * 3).clamp_min(1e-8)
     loss = l1
     parts = {"l1": l1.item()}
     if cfg.fft_weight:
         shown = pred * weight + clean * (1 - weight)
-        fft = (torch.fft.rfft2(shown, norm="ortho").abs() - torch.fft.rfft2(clean, norm="ortho").abs()).abs().mean()
+        diff = (torch.fft.rfft2(shown, norm="ortho").abs() - torch.fft.rfft2(clean, norm="ortho").abs()).abs()
+        fft = (diff * sw).sum() / (sw.sum() * diff[0].numel())
         loss = loss + cfg.fft_weight * fft
         parts["fft"] = fft.item()
     return loss, parts
@@ -370,9 +374,13 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict:
             weight = mask  # known pixels come back from the composite: only holes count
         else:
             inputs, weight = damaged, torch.ones_like(mask)
+        sample_weight = None
+        if cfg.task == "restore" and cfg.sigma_weight_offset:
+            sigma = (damaged - clean).flatten(1).std(dim=1) * 255  # as drawn, after clipping and rounding
+            sample_weight = cfg.sigma_weight_offset / (sigma + cfg.sigma_weight_offset)
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
             pred = step_fn(inputs, mask, strength=strength.to(dev), generator=None)
-        loss, parts = loss_fn(pred, clean, weight, cfg)
+        loss, parts = loss_fn(pred, clean, weight, cfg, sample_weight)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
