@@ -10,7 +10,7 @@ import torch
 
 from aeapp import checkpoint, cli
 from aeapp.image_io import save_image
-from train.train import lr_at, parse_args, train
+from train.train import loss_fn, lr_at, parse_args, train
 
 from .conftest import make_photo
 
@@ -77,10 +77,21 @@ def test_short_run_saves_loadable_checkpoints_and_resumes(data, tmp_path):
 
 
 def test_restore_task_trains_the_denoiser(data, tmp_path):
-    result = train(parse_args(_args(data, tmp_path / "r", 3, task="restore")))
+    result = train(parse_args(_args(data, tmp_path / "r", 3, ["--sigma-weight-offset", "10", "--crop-max", "48"], task="restore")))
     assert set(result["validation"]) == {"psnr_noise15", "psnr_noise25", "psnr_noise50", "score"}
     models, info = checkpoint.load(tmp_path / "r" / "last.safetensors")
     assert set(models) == {"restore"} and info["task"] == "restore"
+
+
+def test_sample_weights_weight_the_loss_per_sample():
+    cfg = parse_args([])
+    gen = torch.Generator().manual_seed(0)
+    pred, clean = torch.rand(3, 3, 16, 16, generator=gen), torch.rand(3, 3, 16, 16, generator=gen)
+    ones = torch.ones(3, 1, 16, 16)
+    plain, _ = loss_fn(pred, clean, ones, cfg)
+    assert loss_fn(pred, clean, ones, cfg, torch.full((3,), 0.3))[0] == pytest.approx(plain.item())  # only relative weights count
+    first_only, _ = loss_fn(pred, clean, ones, cfg, torch.tensor([1.0, 0.0, 0.0]))
+    assert first_only.item() == pytest.approx(loss_fn(pred[:1], clean[:1], ones[:1], cfg)[0].item())
 
 
 def test_crop_max_varies_the_crop_side_and_keeps_the_pixels_per_batch():
