@@ -28,6 +28,7 @@ import numpy as np
 from aeapp import damage, image_io, masks
 from aeapp.augment import AugmentSettings, augment
 from aeapp.checkpoint import DEFAULT_CHECKPOINT
+from aeapp.config import VARY_STRENGTH
 from aeapp.comparison import quality, run_peers
 from aeapp.engine import get_engine
 from aeapp.latent_view import latent_picture
@@ -476,7 +477,7 @@ with gr.Blocks(title="aeapp studio", delete_cache=(1800, 3600)) as demo:
             with gr.Column(scale=1):
                 var_image = gr.Image(label="Photo", type="numpy", image_mode="RGB", sources=("upload", "webcam", "clipboard"), height=360)
                 gr.Examples(examples=[[str(p)] for p in EXAMPLES], inputs=[var_image], label="Example photos")
-                var_strength = gr.Slider(0, 3, value=1.0, step=0.05, label="Latent noise strength (updates on release)")
+                var_strength = gr.Slider(0, 5, value=VARY_STRENGTH, step=0.05, label="Latent noise strength (updates on release)")
                 with gr.Row():
                     var_count = gr.Slider(1, MAX_VARIANTS, value=4, step=1, label="Variants")
                     var_seed = gr.Number(0, precision=0, label="Seed")

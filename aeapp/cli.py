@@ -13,6 +13,8 @@ import os
 import sys
 from pathlib import Path
 
+from .config import VARY_STRENGTH
+
 EXIT_FAILED_FILES = 1
 EXIT_USAGE = 2
 
@@ -274,7 +276,8 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("vary", help="latent-noise variations of one image")
     v.add_argument("input", metavar="IMAGE")
     v.add_argument("-o", "--output", required=True, metavar="OUT_DIR")
-    v.add_argument("--strength", type=float, default=1.0, help="noise in standard deviations of the latent (default 1)")
+    v.add_argument("--strength", type=float, default=VARY_STRENGTH,
+                   help=f"noise in standard deviations of the latent, 0 to 5 (default {VARY_STRENGTH:g})")
     v.add_argument("--count", type=int, default=4)
     v.add_argument("--seed", type=int, default=0)
     engine_args(v)
@@ -284,7 +287,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("input", metavar="IN_DIR")
     a.add_argument("-o", "--output", required=True, metavar="OUT_DIR")
     a.add_argument("--per-image", type=int, default=4, help="augmented copies per image (default 4)")
-    a.add_argument("--strength", type=float, default=0.5, help="latent noise strength; 0 = classical only (default 0.5)")
+    a.add_argument("--strength", type=float, default=VARY_STRENGTH,
+                   help=f"latent noise strength, 0 to 5; 0 = classical only (default {VARY_STRENGTH:g})")
     a.add_argument("--seed", type=int, default=0)
     a.add_argument("--include-original", action="store_true", help="also write each original as PNG")
     a.add_argument("--hflip", type=float, default=0.5, help="horizontal flip probability")

@@ -30,6 +30,10 @@ def _from_dict(cls, data: dict[str, Any]):
     return cls(**kwargs)
 
 
+# Default latent-noise strength for whole-image variations: the shipped restore network
+# changes visibly and smoothly from about 2 (bench/variations.py; the card's figures).
+VARY_STRENGTH = 3.0
+
 TASKS = ("fill", "restore")
 PREFILLS = ("telea", "telea_ns", "coarse", "zeros")
 
@@ -56,8 +60,8 @@ class ModelConfig:
     latent_channels: int = 64
     # Encoder levels (counted from the finest, 0) whose skip features receive latent noise
     # along with the code. Training perturbs these (so noisy latents decode to natural
-    # images); the shipped checkpoint adds level 0 at inference, where the decoder has not
-    # learned to ignore noise, so that variants differ visibly.
+    # images); the shipped restore network adds the 1/4-resolution skips at inference, where
+    # the decoder has not learned to ignore noise, so that variants differ visibly.
     noisy_skip_levels: tuple[int, ...] = (1,)
     # What the fill network finds in the holes on its first pass (see aeapp/prefill.py):
     # "telea" (OpenCV's fast-marching inpainting, which the network then refines),

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from . import checkpoint, device as device_mod, image_io, masks
+from .config import VARY_STRENGTH
 from .model import ConvAutoencoder, Latent
 from .padding import pad_to_multiple, unpad
 from .prefill import prefill
@@ -256,7 +257,7 @@ class Engine:
                 progress((step + 1) / steps, f"pass {step + 1}/{steps} done")
         return current
 
-    def vary(self, image, strength: float = 1.0, count: int = 4, seed: int = 0, mask=None) -> list[np.ndarray]:
+    def vary(self, image, strength: float = VARY_STRENGTH, count: int = 4, seed: int = 0, mask=None) -> list[np.ndarray]:
         """`count` variants of an image, one per seed in seed .. seed+count-1.
 
         The image is encoded once; each variant decodes the latent plus `strength` standard

@@ -27,7 +27,7 @@ def main(argv=None) -> dict:
     p.add_argument("--images", type=int, default=8)
     p.add_argument("--checkpoint", default=None)
     p.add_argument("--levels", type=int, nargs="*", action="append", help="a set of noisy skip levels (repeatable)")
-    p.add_argument("--strengths", type=float, nargs="*", default=[0.5, 1.0, 2.0])
+    p.add_argument("--strengths", type=float, nargs="*", default=[1.0, 3.0, 5.0])
     p.add_argument("--save", type=Path, help="folder for the first image's variants")
     args = p.parse_args(argv)
     from train.data import load_folder

@@ -97,3 +97,13 @@ def test_variations_script_measures_each_level_set(tmp_path, tiny_checkpoint):
     assert results["levels [0], strength 0"]["spread"] == 0.0  # strength 0 is deterministic
     assert results["levels [0], strength 1"]["spread"] > 0
     assert (tmp_path / "v" / "levels0_s1_a.png").exists()
+
+
+def test_light_noise_script_reports_input_and_output_psnr(tmp_path, tiny_checkpoint):
+    from bench import light_noise
+
+    data = tmp_path / "data"
+    save_image(make_photo(48, 64, seed=6), data / "a.png")
+    results = light_noise.main(["--data", str(data), "--images", "1", "--checkpoint", str(tiny_checkpoint), "--sigmas", "0", "10"])
+    assert results[0.0]["input"] == float("inf") and np.isfinite(results[0.0]["output"])
+    assert 20 < results[10.0]["input"] < 35
