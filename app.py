@@ -359,7 +359,10 @@ def make_variations(image, strength, count, seed, hflip, vflip, rotation, crop, 
     settings = _settings(hflip, vflip, rotation, crop, brightness, contrast, saturation)
     progress(0.1, desc="encoding")
     latent = engine.encode(rgb) if max(rgb.shape[:2]) <= engine.tile else None
-    picture = latent_picture(latent, level=0) if latent is not None else None
+    picture = None
+    if latent is not None:  # the finest level the noise is added to (None: the coarse code)
+        noised = engine.network(latent.network).config.noisy_skip_levels
+        picture = latent_picture(latent, level=min(noised, default=None))
     variants = []
     for i in range(count):
         progress(0.1 + 0.8 * i / count, desc=f"variant {i + 1} of {count}")
@@ -493,7 +496,7 @@ with gr.Blocks(title="aeapp studio", delete_cache=(1800, 3600)) as demo:
                 vary_btn = gr.Button("Make variations", variant="primary")
             with gr.Column(scale=1):
                 var_gallery = gr.Gallery(label="Variants", columns=2, height=420, format="png")
-                latent_img = gr.Image(label="Latent code at 1/4 resolution (first 3 principal components as colours)", type="numpy", height=240, interactive=False)
+                latent_img = gr.Image(label="Latent code where the noise goes: its finest level (first 3 principal components as colours)", type="numpy", height=240, interactive=False)
                 zip_file = gr.DownloadButton("Download all variants (zip)", value=None)
 
     gr.Markdown(f"<small>{LIMITS} Results are kept for an hour and only shown to you. "

@@ -153,7 +153,12 @@ def test_variations_differ_by_seed_and_zip_holds_them_all(photo_u8):
     gallery, latent, zip_path = app.make_variations(photo_u8, 1.0, 3, 5, False, False, 0, 1.0, 0, 0, 0)
     assert [c for _, c in gallery] == ["seed 5", "seed 6", "seed 7"]
     assert not np.array_equal(_pixels(gallery[0][0]), _pixels(gallery[1][0]))
-    assert _pixels(latent).shape == photo_u8.shape
+    picture = _pixels(latent)
+    assert picture.shape == photo_u8.shape
+    # It shows the finest level the noise goes to: 1/4 of the side for the shipped restore
+    # network (4x4 blocks), not its un-noised 1/2-level skips.
+    assert app._engine().network("restore").config.noisy_skip_levels == (1, 2)
+    assert np.array_equal(picture[1::4], picture[2::4]) and not np.array_equal(picture[3::4], picture[4::4])
     with zipfile.ZipFile(zip_path) as zf:
         names = sorted(zf.namelist())
         assert names == ["settings.json", "variant_seed5.png", "variant_seed6.png", "variant_seed7.png"]
