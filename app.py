@@ -283,7 +283,7 @@ def repair_image(editor_value, steps, strength, seed, overlay, compare, state, p
     report = _report(original, rgb, mask, result, seconds, peer_rows)
     repaired = _png(result, "repaired", compress_level=6)  # one file: download, slider and gallery
     gallery = [(repaired, "aeapp")] + [(_png(p.image, "peer"), f"{p.name} ({p.seconds:.2f} s)") for p in peer_rows]
-    last = {"rgb": rgb, "mask": mask, "result": result}
+    last = {"rgb": rgb, "mask": mask, "result": result, "after": repaired}
     return _slider(rgb, mask, repaired, overlay), repaired, report, gr.update(value=gallery if compare else None, visible=bool(compare)), last
 
 
@@ -291,7 +291,8 @@ def repair_image(editor_value, steps, strength, seed, overlay, compare, state, p
 def toggle_overlay(overlay, last):
     if not last:
         return gr.update()
-    return _slider(last["rgb"], last["mask"], _png(last["result"], "repaired", compress_level=6), overlay)
+    after = last["after"] if Path(last["after"]).exists() else _png(last["result"], "repaired")  # swept after an hour
+    return _slider(last["rgb"], last["mask"], after, overlay)
 
 
 def new_seed(strength):
@@ -327,8 +328,8 @@ def pick_candidate(candidates, overlay, evt: gr.SelectData):
     if not candidates:
         raise gr.Error("Make some candidate fills first.")
     result = candidates["fills"][evt.index]
-    last = {"rgb": candidates["rgb"], "mask": candidates["mask"], "result": result}
     repaired = _png(result, "repaired", compress_level=6)
+    last = {"rgb": candidates["rgb"], "mask": candidates["mask"], "result": result, "after": repaired}
     return _slider(last["rgb"], last["mask"], repaired, overlay), repaired, last, candidates["seed"] + evt.index
 
 

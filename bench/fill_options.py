@@ -17,7 +17,7 @@ import dataclasses
 import numpy as np
 
 from aeapp import damage, image_io, metrics, peers
-from aeapp.engine import Engine
+from aeapp.engine import get_engine
 
 KINDS = ("thin", "thick", "boxes", "scratches")
 
@@ -33,7 +33,7 @@ def main(argv=None) -> dict:
     args = p.parse_args(argv)
     from train.data import load_folder
 
-    engine = Engine.from_checkpoint(args.checkpoint) if args.checkpoint else Engine.from_checkpoint()
+    engine = get_engine(args.checkpoint)
     fill = engine.network("fill")
     shipped = fill.config
     samples = []

@@ -15,7 +15,7 @@ import argparse
 import numpy as np
 
 from aeapp import damage, metrics
-from aeapp.engine import Engine
+from aeapp.engine import get_engine
 
 
 def main(argv=None) -> dict:
@@ -27,7 +27,7 @@ def main(argv=None) -> dict:
     args = p.parse_args(argv)
     from train.data import load_folder
 
-    engine = Engine.from_checkpoint(args.checkpoint) if args.checkpoint else Engine.from_checkpoint()
+    engine = get_engine(args.checkpoint)
     images = [img.astype(np.float32) / 255.0 for img in load_folder(args.data, limit=args.images)]
     results = {}
     for sigma in args.sigmas:

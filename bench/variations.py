@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from aeapp import image_io, metrics
-from aeapp.engine import Engine
+from aeapp.engine import get_engine
 
 
 def main(argv=None) -> dict:
@@ -32,7 +32,7 @@ def main(argv=None) -> dict:
     args = p.parse_args(argv)
     from train.data import load_folder
 
-    engine = Engine.from_checkpoint(args.checkpoint) if args.checkpoint else Engine.from_checkpoint()
+    engine = get_engine(args.checkpoint)
     restore = engine.network("restore")
     shipped = restore.config
     images = [img.astype(np.float32) / 255.0 for img in load_folder(args.data, limit=args.images)]
