@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from .config import VARY_STRENGTH
+from .config import DEVICE_CHOICES, DTYPE_CHOICES, VARY_STRENGTH
 
 EXIT_FAILED_FILES = 1
 EXIT_USAGE = 2
@@ -63,7 +63,7 @@ def _engine(args):
     from .engine import get_engine
 
     try:
-        return get_engine(args.checkpoint, device=args.device)
+        return get_engine(args.checkpoint, device=args.device, dtype=None if args.dtype == "auto" else args.dtype)
     except ValueError as e:  # CheckpointError, or an unavailable device
         raise UsageError(str(e)) from None
 
@@ -259,7 +259,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def engine_args(sp):
-        sp.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="where to run (default: CUDA if present)")
+        sp.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help="where to run (default: CUDA if present)")
+        sp.add_argument("--dtype", default="auto", choices=("auto", *DTYPE_CHOICES),
+                        help="number format (default: float16 on CUDA, bfloat16 on CPUs with AMX, else float32)")
         sp.add_argument("--checkpoint", default=None, help="a .safetensors checkpoint (default: the shipped one)")
 
     r = sub.add_parser("repair", help="fill painted holes, or denoise the whole image without a mask")

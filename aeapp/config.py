@@ -36,6 +36,8 @@ VARY_STRENGTH = 3.0
 
 TASKS = ("fill", "restore")
 PREFILLS = ("telea", "telea_ns", "coarse", "zeros")
+DEVICE_CHOICES = ("auto", "cpu", "cuda")
+DTYPE_CHOICES = ("float32", "float16", "bfloat16")
 
 
 @dataclass(frozen=True)

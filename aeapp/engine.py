@@ -42,7 +42,7 @@ def _release_freed_memory() -> None:
 
 def _as_image(image) -> image_io.LoadedImage:
     if isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] == 3 and image.dtype == np.float32:
-        return image_io.LoadedImage(np.clip(np.nan_to_num(image), 0.0, 1.0))
+        return image_io.LoadedImage(image_io.unit_range(image))
     return image_io.read_image(image)
 
 

@@ -8,6 +8,8 @@ it. Images are float32 HxWx3 in [0,1]; masks bool HxW, True = hole.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -42,7 +44,11 @@ def prefill(image: np.ndarray, mask: np.ndarray, method: str) -> np.ndarray:
     if method == "telea":
         return peers.inpaint_telea(image, mask)
     if method == "telea_ns":
-        return (peers.inpaint_telea(image, mask) + peers.inpaint_ns(image, mask)) / 2
+        # OpenCV's inpainting is single-threaded and releases the GIL: run the two side by side.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            ns = pool.submit(peers.inpaint_ns, image, mask)
+            telea = peers.inpaint_telea(image, mask)
+            return (telea + ns.result()) / 2
     holes_zeroed = np.where(mask[..., None], 0.0, image).astype(np.float32)
     if method == "zeros":
         return holes_zeroed

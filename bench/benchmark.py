@@ -37,6 +37,7 @@ import torch
 
 from aeapp import damage, image_io, peers
 from aeapp.comparison import quality
+from aeapp.config import DTYPE_CHOICES
 from aeapp.engine import get_engine
 
 MASK_TASKS = ("thin", "thick", "boxes", "scratches")
@@ -281,6 +282,7 @@ def main(argv=None) -> dict:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--checkpoint", default=None)
     p.add_argument("--device", default="auto")
+    p.add_argument("--dtype", default=None, choices=DTYPE_CHOICES, help="default: the engine's choice for the device")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
     args = p.parse_args(argv)
     if args.threads:
@@ -293,7 +295,7 @@ def main(argv=None) -> dict:
 
     paths = image_io.list_images(args.data)[: args.limit or None]
     images = [image_io.load_image(p) for p in paths]
-    engine = get_engine(args.checkpoint, device=args.device)
+    engine = get_engine(args.checkpoint, device=args.device, dtype=args.dtype)
     engine.warmup()
     noise_tasks = [t for t in args.tasks if t in NOISE_TASKS]
     tuned = {}

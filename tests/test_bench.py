@@ -107,3 +107,14 @@ def test_light_noise_script_reports_input_and_output_psnr(tmp_path, tiny_checkpo
     results = light_noise.main(["--data", str(data), "--images", "1", "--checkpoint", str(tiny_checkpoint), "--sigmas", "0", "10"])
     assert results[0.0]["input"] == float("inf") and np.isfinite(results[0.0]["output"])
     assert 20 < results[10.0]["input"] < 35
+
+
+def test_dtype_speed_script_times_and_scores_each_dtype(tmp_path, tiny_checkpoint):
+    from bench import dtype_speed
+
+    data = tmp_path / "data"
+    save_image(make_photo(48, 64, seed=5), data / "a.png")
+    results = dtype_speed.main(["--data", str(data), "--images", "1", "--repeats", "1", "--checkpoint", str(tiny_checkpoint)])
+    assert set(results) == {"float32", "bfloat16"}
+    for rec in results.values():
+        assert rec["fill_1mp_s"] > 0 and rec["restore_1mp_s"] > 0 and np.isfinite(rec["psnr_noise25"])

@@ -80,6 +80,17 @@ def test_single_file_to_named_output(tmp_path, folder, tiny_checkpoint):
     assert load_image(out).shape == (32, 40, 3)
 
 
+def test_dtype_can_be_chosen(tmp_path, folder, tiny_checkpoint):
+    """float32 on any CPU (the reference), bfloat16 on any CPU (fast only with AMX)."""
+    outs = []
+    for dtype in ("float32", "bfloat16"):
+        out = tmp_path / f"{dtype}.png"
+        argv = ["repair", str(folder / "a.png"), "-o", str(out), "--checkpoint", str(tiny_checkpoint), "--device", "cpu", "--dtype", dtype]
+        assert cli.main(argv) == 0
+        outs.append(load_image(out))
+    assert np.abs(outs[0] - outs[1]).mean() < 0.02
+
+
 def test_vary_writes_count_variants(tmp_path, folder, tiny_checkpoint):
     out = tmp_path / "var"
     assert cli.main(["vary", str(folder / "a.png"), "-o", str(out), "--count", "3", "--seed", "5", "--strength", "1", "--checkpoint", str(tiny_checkpoint)]) == 0

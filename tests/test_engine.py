@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from aeapp import engine as engine_mod
+from aeapp import device as device_mod, engine as engine_mod
 from aeapp.engine import Engine, get_engine
 
 from .conftest import make_photo, make_tiny_model, make_tiny_networks
@@ -227,7 +227,15 @@ def test_get_engine_caches_per_checkpoint_and_device(tiny_checkpoint, tmp_path):
     a = get_engine(tiny_checkpoint, device="cpu")
     b = get_engine(str(tiny_checkpoint), device="cpu")
     assert a is b
-    assert a.dtype == torch.float32 and a.device.type == "cpu"
+    assert a.dtype == device_mod.default_dtype(torch.device("cpu")) and a.device.type == "cpu"
+    assert get_engine(tiny_checkpoint, device="cpu", dtype="float32").dtype == torch.float32
+
+
+@pytest.mark.parametrize("amx,expected", [(True, torch.bfloat16), (False, torch.float32)])
+def test_cpu_dtype_is_bfloat16_only_with_matrix_units(monkeypatch, amx, expected):
+    monkeypatch.setattr(device_mod, "cpu_has_matrix_units", lambda: amx)
+    assert device_mod.resolve("cpu") == (torch.device("cpu"), expected)
+    assert device_mod.resolve("cpu", "float32")[1] == torch.float32
 
 
 def test_unknown_device_is_a_clear_error(tiny_checkpoint):
@@ -239,6 +247,20 @@ def test_unknown_device_is_a_clear_error(tiny_checkpoint):
 def test_asking_for_cuda_without_it_is_a_clear_error(tiny_checkpoint):
     with pytest.raises(ValueError, match="no CUDA device"):
         get_engine(tiny_checkpoint, device="cuda")
+
+
+def test_shipped_weights_in_bfloat16_match_float32(photo):
+    """bfloat16 is the CPU default where AMX exists: the repair must be as good as float32's."""
+    from aeapp import checkpoint, metrics
+
+    bf16 = Engine(checkpoint.load(checkpoint.DEFAULT_CHECKPOINT)[0], torch.device("cpu"), torch.bfloat16)
+    full = Engine(checkpoint.load(checkpoint.DEFAULT_CHECKPOINT)[0], torch.device("cpu"), torch.float32)
+    noisy = np.clip(photo + np.random.default_rng(0).normal(0, 25 / 255, photo.shape), 0, 1).astype(np.float32)
+    mask = _hole(photo.shape[:2])
+    for image, m, ref_mask in ((noisy, None, None), (photo, mask, mask)):
+        a, b = bf16.repair(image, m), full.repair(image, m)
+        assert np.isfinite(a).all() and np.abs(a - b).mean() < 0.01
+        assert abs(metrics.psnr(photo, a, ref_mask) - metrics.psnr(photo, b, ref_mask)) < 0.1
 
 
 def test_shipped_weights_in_half_precision_stay_finite_on_extreme_inputs(photo):
