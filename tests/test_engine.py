@@ -143,6 +143,32 @@ def test_tiles_without_holes_skip_the_fill_network(engine):
     assert len(calls) == 1 and np.array_equal(out[~mask], big[~mask])
 
 
+def test_fill_window_is_the_holes_box_with_context_clipped_to_the_image():
+    mask = np.zeros((600, 800), bool)
+    mask[300:310, 400:420] = True
+    assert engine_mod._fill_window(mask) == (slice(172, 438), slice(272, 548))
+    mask[0:50, 790:800] = True  # a second hole at the corner: one box around both
+    assert engine_mod._fill_window(mask) == (slice(0, 600), slice(0, 800))
+    big = np.zeros((600, 800), bool)
+    big[100:400, 100:200] = True  # context as wide as the hole's longer side
+    assert engine_mod._fill_window(big) == (slice(0, 600), slice(0, 500))
+
+
+def test_the_fill_network_sees_only_the_window_around_the_holes(engine):
+    seen = []
+    fill = engine.networks["fill"]
+    original = fill.encode
+    fill.encode = lambda x, m: seen.append(tuple(x.shape[-2:])) or original(x, m)
+    big = make_photo(600, 800)
+    mask = _hole(big.shape[:2], (300, 310, 400, 420))
+    out = engine.repair(big, mask)
+    variants = engine.vary(big, strength=1.0, count=2, seed=0, mask=mask)
+    assert seen == [(268, 276)] * 2  # the 266 x 276 window, padded to the tiny model's stride of 4
+    assert np.array_equal(out[~mask], big[~mask]) and not np.array_equal(out[mask], big[mask])
+    assert all(np.array_equal(v[~mask], big[~mask]) for v in variants)
+    assert not np.array_equal(variants[0][mask], variants[1][mask])
+
+
 def test_blind_and_hole_repairs_use_different_networks(photo):
     only_fill = Engine({"fill": make_tiny_model(0)}, torch.device("cpu"), torch.float32)
     with pytest.raises(ValueError, match="no 'restore' network, so blind restoration"):

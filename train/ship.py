@@ -1,6 +1,6 @@
 """Pack the two trained networks into the shipped checkpoint: float16 weights (half the
-size; the engine computes in float32 on CPU), each network's training record kept, and
-optional benchmark figures added to its `info`.
+size; the engine casts them to the dtype aeapp/device.py picks), each network's training
+record kept, and optional benchmark figures added to its `info`.
 
     python -m train.ship --fill runs/fill/best.safetensors --restore runs/restore/best.safetensors \\
         -o checkpoints/aeapp-repair.safetensors [--fill-noisy-skip-levels 1] [--restore-noisy-skip-levels 0 1] \\
