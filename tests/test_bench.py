@@ -118,3 +118,18 @@ def test_dtype_speed_script_times_and_scores_each_dtype(tmp_path, tiny_checkpoin
     assert set(results) == {"float32", "bfloat16"}
     for rec in results.values():
         assert rec["fill_1mp_s"] > 0 and rec["restore_1mp_s"] > 0 and np.isfinite(rec["psnr_noise25"])
+
+
+def test_fill_window_script_compares_window_and_whole_image(tmp_path, tiny_checkpoint):
+    from aeapp import engine as engine_mod
+    from bench import fill_window
+
+    data = tmp_path / "data"
+    save_image(make_photo(160, 200, seed=6), data / "a.png")
+    original = engine_mod._fill_window
+    results = fill_window.main(["--data", str(data), "--images", "1", "--repeats", "1", "--size", "400", "300",
+                                "--checkpoint", str(tiny_checkpoint)])
+    assert engine_mod._fill_window is original  # the baseline put the window back
+    assert set(results) == {"box", "stroke", "blemish_s"}
+    assert all(np.isfinite(results[k]["window"]) and np.isfinite(results[k]["whole"]) for k in ("box", "stroke"))
+    assert results["blemish_s"]["window"] > 0 and results["blemish_s"]["whole"] > 0
