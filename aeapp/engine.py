@@ -219,10 +219,15 @@ class Engine:
 
     def _first_fill(self, rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """What a network sees on a first pass: the holes pre-filled as the fill network's
-        config says; without holes, the image itself."""
+        config says; without holes, the image itself. The prefill runs on the fill window
+        only: OpenCV's inpainting reads 3 pixels around a hole and the window adds 128 or
+        more, so its fill is the one the whole image would get."""
         if not mask.any():
             return rgb
-        return prefill(rgb, mask, self.network("fill").config.prefill)
+        window = _fill_window(mask)
+        out = rgb.copy()
+        out[window] = prefill(rgb[window], mask[window], self.network("fill").config.prefill)
+        return out
 
     # ---- public operations --------------------------------------------------------------
 

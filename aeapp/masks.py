@@ -85,7 +85,9 @@ def dilate(mask: np.ndarray, pixels: int) -> np.ndarray:
 
 def composite(prediction: np.ndarray, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Prediction inside the mask, the input outside it, bit for bit (float32 HxWx3)."""
-    return np.where(mask[..., None], prediction, image).astype(np.float32)
+    out = np.array(image, dtype=np.float32)
+    np.copyto(out, prediction, where=mask[..., None], casting="unsafe")
+    return out
 
 
 def overlay(image: np.ndarray, mask: np.ndarray, colour=(1.0, 0.2, 0.2), opacity: float = 0.5) -> np.ndarray:

@@ -1,3 +1,4 @@
+import dataclasses
 import threading
 
 import numpy as np
@@ -167,6 +168,17 @@ def test_the_fill_network_sees_only_the_window_around_the_holes(engine):
     assert np.array_equal(out[~mask], big[~mask]) and not np.array_equal(out[mask], big[mask])
     assert all(np.array_equal(v[~mask], big[~mask]) for v in variants)
     assert not np.array_equal(variants[0][mask], variants[1][mask])
+
+
+@pytest.mark.parametrize("method", ["telea", "telea_ns"])
+def test_prefill_in_the_window_equals_the_whole_images(engine, monkeypatch, method):
+    from aeapp.prefill import prefill
+
+    monkeypatch.setattr(engine.networks["fill"], "config", dataclasses.replace(engine.networks["fill"].config, prefill=method))
+    big = make_photo(400, 500)
+    mask = _hole(big.shape[:2], (200, 230, 240, 250))
+    assert engine_mod._fill_window(mask) != (slice(0, 400), slice(0, 500))
+    assert np.array_equal(engine._first_fill(big, mask), prefill(big, mask, method))
 
 
 def test_blind_and_hole_repairs_use_different_networks(photo):
