@@ -94,8 +94,18 @@ def _fill_window(mask: np.ndarray, min_context: int = 128) -> tuple[slice, slice
 NETWORKS = {"fill": "filling holes", "restore": "blind restoration (no mask)"}
 
 
-def _network_for(mask: np.ndarray) -> str:
-    return "fill" if mask.any() else "restore"
+def _network_and_window(mask: np.ndarray) -> tuple[str, tuple[slice, slice]]:
+    """Which network repairs this mask, and the part of the image it has to see."""
+    return ("fill", _fill_window(mask)) if mask.any() else ("restore", np.s_[:, :])
+
+
+def _paste(image: np.ndarray, window, pred: np.ndarray) -> np.ndarray:
+    """`image` with `window` replaced by `pred` (pred itself when the window is the image)."""
+    if pred.shape == image.shape:
+        return pred
+    out = image.copy()
+    out[window] = pred
+    return out
 
 
 class Engine:
@@ -172,25 +182,19 @@ class Engine:
         out = model.decode(latent)
         return self._to_array(unpad(out, latent.size))
 
-    def _predict(self, image, mask, strength=0.0, generator=None, progress: ProgressFn | None = None) -> np.ndarray:
+    def _predict(self, image, mask, name, window, strength=0.0, generator=None, progress: ProgressFn | None = None) -> np.ndarray:
         """Network output (not yet composited) for an image of any size, tiled when large.
 
-        With holes anywhere, the "fill" network runs on the window around them
-        (`_fill_window`; outside it the image is returned as it is), and only on tiles that
-        have holes; without, "restore" runs on every tile.
+        `name` and `window` come from `_network_and_window`: with holes anywhere, the "fill"
+        network runs on the window around them (outside it the image is returned as it is),
+        and only on tiles that have holes; without, "restore" runs on every tile.
         """
-        name = _network_for(mask)
-        window = _fill_window(mask) if name == "fill" else np.s_[:, :]
         with self._lock, torch.inference_mode():
             try:
                 pred = self._predict_tiles(name, image[window], mask[window], strength, generator, progress)
             finally:
                 _release_freed_memory()
-        if pred.shape == image.shape:
-            return pred
-        out = image.copy()
-        out[window] = pred
-        return out
+        return _paste(image, window, pred)
 
     def _predict_tiles(self, name, image, mask, strength, generator, progress) -> np.ndarray:
         h, w = mask.shape
@@ -269,14 +273,14 @@ class Engine:
             raise ValueError(f"steps must be between 1 and 16, got {steps}")
         _check_strength_and_mask(strength, m)
         generator = torch.Generator().manual_seed(int(seed or 0)) if strength else None
-        blind = not m.any()
+        name, window = _network_and_window(m)
         current = self._first_fill(rgb, m)
         for step in range(steps):
             sub = None
             if progress:
                 sub = lambda f, msg, s=step: progress((s + f) / steps, f"pass {s + 1}/{steps}: {msg}")  # noqa: E731
-            pred = self._predict(current, m, float(strength), generator, sub)
-            current = pred if blind else masks.composite(pred, rgb, m)
+            pred = self._predict(current, m, name, window, float(strength), generator, sub)
+            current = pred if name == "restore" else masks.composite(pred, rgb, m)
             if progress:
                 progress((step + 1) / steps, f"pass {step + 1}/{steps} done")
         return current
@@ -292,22 +296,19 @@ class Engine:
         if not 1 <= int(count) <= 64:
             raise ValueError(f"count must be between 1 and 64, got {count}")
         _check_strength_and_mask(strength, m)
-        name, start = _network_for(m), self._first_fill(rgb, m)
-        window = _fill_window(m) if name == "fill" else np.s_[:, :]
+        (name, window), start = _network_and_window(m), self._first_fill(rgb, m)
         out = []
         if max(m[window].shape) <= self.tile:  # one tile: encode once, decode per seed
             with self._lock, torch.inference_mode():
                 latent = self._encode_tensor(name, start[window], m[window])
                 for s in range(int(seed), int(seed) + int(count)):
-                    variant = start.copy()
-                    variant[window] = self._decode_tensor(latent, float(strength), torch.Generator().manual_seed(s))
-                    out.append(variant)
+                    out.append(_paste(start, window, self._decode_tensor(latent, float(strength), torch.Generator().manual_seed(s))))
                 del latent
                 _release_freed_memory()
         else:
             for s in range(int(seed), int(seed) + int(count)):
-                out.append(self._predict(start, m, float(strength), torch.Generator().manual_seed(s)))
-        return [masks.composite(o, rgb, m) if m.any() else o for o in out]
+                out.append(self._predict(start, m, name, window, float(strength), torch.Generator().manual_seed(s)))
+        return [masks.composite(o, rgb, m) if name == "fill" else o for o in out]
 
     def encode(self, image, mask=None) -> Latent:
         """The latent code of an image (and optional mask), for `decode` or inspection.
@@ -317,7 +318,7 @@ class Engine:
         rgb, m = self.prepare(image, mask)
         if max(m.shape) > self.tile:
             raise ValueError(f"encode takes images up to {self.tile} px a side; repair() tiles larger ones")
-        name, start = _network_for(m), self._first_fill(rgb, m)
+        (name, _), start = _network_and_window(m), self._first_fill(rgb, m)
         with self._lock, torch.inference_mode():
             return self._encode_tensor(name, start, m)
 

@@ -169,6 +169,16 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def median_seconds(fn, repeats: int) -> float:
+    """Median wall-clock seconds of `repeats` calls of fn()."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
 def latency(engine, sizes, repeats: int, log) -> list[dict]:
     """Warm median latency of one repair (a 10% box hole) per size, and the RSS after it."""
     out = []
@@ -178,13 +188,10 @@ def latency(engine, sizes, repeats: int, log) -> list[dict]:
         mask = np.zeros((h, w), bool)
         mask[h // 3 : h // 3 + h // 4, w // 3 : w // 3 + w // 3] = True
         engine.repair(image[:64, :64], mask[:64, :64])  # warm
-        times = []
-        for _ in range(repeats if h * w < 4e6 else max(2, repeats // 2)):
-            t = time.perf_counter()
-            engine.repair(image, mask)
-            times.append(time.perf_counter() - t)
-        rec = {"size": name, "height": h, "width": w, "seconds_median": statistics.median(times), "runs": len(times),
-               "megapixels_per_second": h * w / 1e6 / statistics.median(times), "peak_rss_mib_after": peak_rss_mib()}
+        runs = repeats if h * w < 4e6 else max(2, repeats // 2)
+        seconds = median_seconds(lambda: engine.repair(image, mask), runs)
+        rec = {"size": name, "height": h, "width": w, "seconds_median": seconds, "runs": runs,
+               "megapixels_per_second": h * w / 1e6 / seconds, "peak_rss_mib_after": peak_rss_mib()}
         out.append(rec)
         log(f"latency {name:<8} {rec['seconds_median']:.3f} s  ({rec['megapixels_per_second']:.2f} MP/s, peak RSS {rec['peak_rss_mib_after']:.0f} MiB)")
     return out

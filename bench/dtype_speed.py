@@ -12,8 +12,6 @@ same seeded damage for every dtype. Run it on an idle machine.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import numpy as np
 import torch
@@ -22,15 +20,7 @@ from aeapp import damage, metrics
 from aeapp.config import DTYPE_CHOICES
 from aeapp.device import cpu_has_matrix_units
 from aeapp.engine import get_engine
-
-
-def _median_seconds(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+from bench.benchmark import median_seconds
 
 
 def main(argv=None) -> dict:
@@ -52,8 +42,8 @@ def main(argv=None) -> dict:
     for name in args.dtypes:
         engine = get_engine(args.checkpoint, device="cpu", dtype=name)
         engine.warmup()
-        fill = _median_seconds(lambda: engine.repair(big, hole), args.repeats)
-        restore = _median_seconds(lambda: engine.repair(big), args.repeats)
+        fill = median_seconds(lambda: engine.repair(big, hole), args.repeats)
+        restore = median_seconds(lambda: engine.repair(big), args.repeats)
         noise, holes = [], []
         for i, clean in enumerate(images):
             noisy = damage.add_gaussian_noise(clean, 25.0, np.random.default_rng(i))

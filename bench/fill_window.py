@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import statistics
-import time
 
 import numpy as np
 
 from aeapp import engine as engine_mod, metrics
+from bench.benchmark import median_seconds
 
 
 @contextlib.contextmanager
@@ -70,17 +69,9 @@ def main(argv=None) -> dict:
     blemish = np.zeros((h, w), bool)
     blemish[h // 2 : h // 2 + 40, w // 2 : w // 2 + 40] = True
 
-    def seconds() -> float:
-        times = []
-        for _ in range(args.repeats):
-            start = time.perf_counter()
-            engine.repair(big, blemish)
-            times.append(time.perf_counter() - start)
-        return statistics.median(times)
-
-    windowed = seconds()
+    windowed = median_seconds(lambda: engine.repair(big, blemish), args.repeats)
     with whole_image_window():
-        full = seconds()
+        full = median_seconds(lambda: engine.repair(big, blemish), args.repeats)
     results["blemish_s"] = {"window": windowed, "whole": full}
     print(f"a 40 x 40 blemish in {w} x {h}: {windowed:.3f} s with the window, {full:.3f} s with the whole image ({full / windowed:.1f}x)")
     return results
