@@ -218,7 +218,8 @@ class Engine:
                 done += 1
                 if progress:
                     progress(done / total, f"tile {done}/{total}")
-        return out / weight
+        out /= weight
+        return out
 
     def _first_fill(self, rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """What a network sees on a first pass: the holes pre-filled as the fill network's

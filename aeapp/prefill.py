@@ -48,7 +48,9 @@ def prefill(image: np.ndarray, mask: np.ndarray, method: str) -> np.ndarray:
         with ThreadPoolExecutor(max_workers=1) as pool:
             ns = pool.submit(peers.inpaint_ns, image, mask)
             telea = peers.inpaint_telea(image, mask)
-            return (telea + ns.result()) / 2
+            telea += ns.result()
+            telea *= 0.5
+            return telea
     holes_zeroed = np.where(mask[..., None], 0.0, image).astype(np.float32)
     if method == "zeros":
         return holes_zeroed
