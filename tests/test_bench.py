@@ -1,6 +1,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from aeapp.image_io import save_image
 from bench import benchmark, gpu_check
@@ -42,7 +43,16 @@ def test_benchmark_end_to_end_on_tiny_inputs(tmp_path, tiny_checkpoint):
     assert f"| thin | {thin['psnr_holes']:.2f} | {best_thin['method']} {best_thin['psnr_holes']:.2f} |" in md
     assert "| noise25 (first 1 images) |" in md
     assert (out / "quality_vs_time.png").stat().st_size > 10_000
-    assert results["latency"][0]["size"] == "512"
+    assert results["latency"][0]["size"] == "512" and benchmark.peak_of(results["latency"][0]) > 0
+
+
+def test_peak_rss_restarts_so_a_latency_row_shows_its_own_peak():
+    block = np.ones(64 * 2**20, np.uint8)  # 64 MiB, touched
+    with_block = benchmark.peak_rss_mib()
+    del block
+    if not benchmark.reset_peak_rss():
+        pytest.skip("no /proc/self/clear_refs: latency rows show the run's peak instead")
+    assert benchmark.peak_rss_mib() < with_block - 48
 
 
 def test_device_check_runs_on_the_cpu(tmp_path, tiny_checkpoint):
