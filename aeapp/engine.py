@@ -221,14 +221,13 @@ class Engine:
         out /= weight
         return out
 
-    def _first_fill(self, rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    def _first_fill(self, rgb: np.ndarray, mask: np.ndarray, window) -> np.ndarray:
         """What a network sees on a first pass: the holes pre-filled as the fill network's
         config says; without holes, the image itself. The prefill runs on the fill window
-        only: OpenCV's inpainting reads 3 pixels around a hole and the window adds 128 or
-        more, so its fill is the one the whole image would get."""
+        (from `_network_and_window`) only: OpenCV's inpainting reads 3 pixels around a hole
+        and the window adds 128 or more, so its fill is the one the whole image would get."""
         if not mask.any():
             return rgb
-        window = _fill_window(mask)
         out = rgb.copy()
         out[window] = prefill(rgb[window], mask[window], self.network("fill").config.prefill)
         return out
@@ -275,7 +274,7 @@ class Engine:
         _check_strength_and_mask(strength, m)
         generator = torch.Generator().manual_seed(int(seed or 0)) if strength else None
         name, window = _network_and_window(m)
-        current = self._first_fill(rgb, m)
+        current = self._first_fill(rgb, m, window)
         for step in range(steps):
             sub = None
             if progress:
@@ -297,7 +296,8 @@ class Engine:
         if not 1 <= int(count) <= 64:
             raise ValueError(f"count must be between 1 and 64, got {count}")
         _check_strength_and_mask(strength, m)
-        (name, window), start = _network_and_window(m), self._first_fill(rgb, m)
+        name, window = _network_and_window(m)
+        start = self._first_fill(rgb, m, window)
         out = []
         if max(m[window].shape) <= self.tile:  # one tile: encode once, decode per seed
             with self._lock, torch.inference_mode():
@@ -319,7 +319,8 @@ class Engine:
         rgb, m = self.prepare(image, mask)
         if max(m.shape) > self.tile:
             raise ValueError(f"encode takes images up to {self.tile} px a side; repair() tiles larger ones")
-        (name, _), start = _network_and_window(m), self._first_fill(rgb, m)
+        name, window = _network_and_window(m)
+        start = self._first_fill(rgb, m, window)
         with self._lock, torch.inference_mode():
             return self._encode_tensor(name, start, m)
 

@@ -178,7 +178,7 @@ def test_prefill_in_the_window_equals_the_whole_images(engine, monkeypatch, meth
     big = make_photo(400, 500)
     mask = _hole(big.shape[:2], (200, 230, 240, 250))
     assert engine_mod._fill_window(mask) != (slice(0, 400), slice(0, 500))
-    assert np.array_equal(engine._first_fill(big, mask), prefill(big, mask, method))
+    assert np.array_equal(engine._first_fill(big, mask, engine_mod._fill_window(mask)), prefill(big, mask, method))
 
 
 def test_blind_and_hole_repairs_use_different_networks(photo):
