@@ -34,6 +34,11 @@ def _from_dict(cls, data: dict[str, Any]):
 # changes visibly and smoothly from about 2 (bench/variations.py; the card's figures).
 VARY_STRENGTH = 3.0
 
+# Blind restoration averages the restore network's output over this many rotations of the
+# image (a self-ensemble): 2 (the image and its 180-degree turn) adds 0.06 to 0.10 dB on
+# CBSD68 at twice the cost, still far inside the speed bar (bench/self_ensemble.py).
+RESTORE_VIEWS = 2
+
 TASKS = ("fill", "restore")
 PREFILLS = ("telea", "telea_ns", "coarse", "zeros")
 DEVICE_CHOICES = ("auto", "cpu", "cuda")

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from . import checkpoint, device as device_mod, image_io, masks
-from .config import VARY_STRENGTH
+from .config import RESTORE_VIEWS, VARY_STRENGTH
 from .model import ConvAutoencoder, Latent
 from .padding import pad_to_multiple, unpad
 from .prefill import prefill
@@ -99,6 +99,22 @@ def _network_and_window(mask: np.ndarray) -> tuple[str, tuple[slice, slice]]:
     return ("fill", _fill_window(mask)) if mask.any() else ("restore", np.s_[:, :])
 
 
+# The eight rotations and mirrorings of an image, as (quarter turns, mirrored), best first for
+# a self-ensemble: the 180-degree turn adds more to the identity than any other single view.
+VIEWS = ((0, False), (2, False), (1, False), (3, False), (0, True), (2, True), (1, True), (3, True))
+
+
+def _view(array: np.ndarray, v: int) -> np.ndarray:
+    turns, mirrored = VIEWS[v]
+    out = np.rot90(array, turns)
+    return out[:, ::-1] if mirrored else out
+
+
+def _unview(array: np.ndarray, v: int) -> np.ndarray:
+    turns, mirrored = VIEWS[v]
+    return np.rot90(array[:, ::-1] if mirrored else array, -turns)
+
+
 def _paste(image: np.ndarray, window, pred: np.ndarray) -> np.ndarray:
     """`image` with `window` replaced by `pred` (pred itself when the window is the image)."""
     if pred.shape == image.shape:
@@ -106,6 +122,13 @@ def _paste(image: np.ndarray, window, pred: np.ndarray) -> np.ndarray:
     out = image.copy()
     out[window] = pred
     return out
+
+
+def _part(progress: ProgressFn | None, i: int, n: int) -> ProgressFn | None:
+    """Progress of part i of n, reported as a fraction of the whole."""
+    if progress is None or n == 1:
+        return progress
+    return lambda f, msg: progress((i + f) / n, f"view {i + 1}/{n}: {msg}")
 
 
 class Engine:
@@ -124,10 +147,14 @@ class Engine:
         checkpoint_path: Path | None = None,
         tile: int = 2048,
         overlap: int = 128,
+        restore_views: int = RESTORE_VIEWS,
     ):
         unknown = sorted(set(networks) - set(NETWORKS))
         if unknown or not networks:
             raise ValueError(f"an engine takes networks named {' and '.join(NETWORKS)}, got {', '.join(unknown) or 'none'}")
+        if not 1 <= int(restore_views) <= len(VIEWS):
+            raise ValueError(f"restore_views must be between 1 and {len(VIEWS)}, got {restore_views}")
+        self.restore_views = int(restore_views)
         self.device = device
         self.dtype = dtype
         self.info = info or {}
@@ -159,7 +186,10 @@ class Engine:
     # ---- tensors ------------------------------------------------------------------------
 
     def _to_tensor(self, array: np.ndarray) -> torch.Tensor:
-        t = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
+        array = np.ascontiguousarray(array, dtype=np.float32)
+        if min(array.strides) < 0:  # a turned 1-pixel-wide view counts as contiguous; torch refuses it
+            array = array.copy()
+        t = torch.from_numpy(array)
         t = t[None, None] if t.ndim == 2 else t.permute(2, 0, 1)[None]
         return t.to(device=self.device, dtype=self.dtype).contiguous(memory_format=self.memory_format)
 
@@ -187,11 +217,20 @@ class Engine:
 
         `name` and `window` come from `_network_and_window`: with holes anywhere, the "fill"
         network runs on the window around them (outside it the image is returned as it is),
-        and only on tiles that have holes; without, "restore" runs on every tile.
+        and only on tiles that have holes; without, "restore" runs on every tile, averaged
+        over `restore_views` rotations of the image unless latent noise is asked for (the
+        average would wash the variation out).
         """
+        views = self.restore_views if name == "restore" and not strength else 1
+        part, part_mask = image[window], mask[window]
         with self._lock, torch.inference_mode():
             try:
-                pred = self._predict_tiles(name, image[window], mask[window], strength, generator, progress)
+                pred = self._predict_tiles(name, part, part_mask, strength, generator, _part(progress, 0, views))
+                for v in range(1, views):
+                    seen = self._predict_tiles(name, _view(part, v), _view(part_mask, v), strength, generator, _part(progress, v, views))
+                    pred += _unview(seen, v)
+                if views > 1:
+                    pred /= views
             finally:
                 _release_freed_memory()
         return _paste(image, window, pred)
@@ -315,6 +354,8 @@ class Engine:
         """The latent code of an image (and optional mask), for `decode` or inspection.
 
         Works on images up to one tile (`self.tile` pixels a side); larger ones are refused.
+        The code is the network's view of the image as it is: `decode` of it matches a repair
+        by an engine with `restore_views=1`, not the rotation average `repair` gives.
         """
         rgb, m = self.prepare(image, mask)
         if max(m.shape) > self.tile:

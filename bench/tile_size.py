@@ -45,7 +45,7 @@ def main(argv=None) -> dict:
     samples = make_validation_set(args.val_data, args.val_dir, args.images, args.seed, VAL_KINDS[args.network])
     results = {}
     for tile in [0, *args.tiles]:  # 0: whole images (one tile up to the engine's default)
-        engine = Engine(networks, torch.device("cpu"), torch.float32, **({"tile": tile, "overlap": args.overlap} if tile else {}))
+        engine = Engine(networks, torch.device("cpu"), torch.float32, restore_views=1, **({"tile": tile, "overlap": args.overlap} if tile else {}))
         row = psnr_by_kind(engine, samples)
         results["whole" if not tile else f"tiles of {tile}"] = row
         print(f"{'whole images' if not tile else f'tiles of {tile}':<14}" + "  ".join(f"{k} {v:.2f}" for k, v in row.items()), flush=True)

@@ -143,3 +143,15 @@ def test_fill_window_script_compares_window_and_whole_image(tmp_path, tiny_check
     assert set(results) == {"box", "stroke", "blemish_s"}
     assert all(np.isfinite(results[k]["window"]) and np.isfinite(results[k]["whole"]) for k in ("box", "stroke"))
     assert results["blemish_s"]["window"] > 0 and results["blemish_s"]["whole"] > 0
+
+
+def test_self_ensemble_script_scores_and_times_each_view_count(tmp_path, tiny_checkpoint):
+    from bench import self_ensemble
+
+    data = tmp_path / "data"
+    save_image(make_photo(48, 64, seed=7), data / "a.png")
+    results = self_ensemble.main(["--data", str(data), "--images", "1", "--views", "1", "2", "--repeats", "1", "--checkpoint", str(tiny_checkpoint)])
+    assert set(results) == {1, 2}
+    for rec in results.values():
+        assert rec["restore_1mp_s"] > 0 and all(np.isfinite(rec[t]) for t in ("noise15", "noise25", "noise50"))
+    assert results[1]["noise25"] != results[2]["noise25"]

@@ -188,6 +188,42 @@ def test_blind_and_hole_repairs_use_different_networks(photo):
     only_fill.repair(photo, _hole(photo.shape[:2]))
 
 
+def test_views_are_undone_exactly_for_every_rotation_and_mirror():
+    a = np.arange(5 * 7 * 3, dtype=np.float32).reshape(5, 7, 3)
+    seen = [engine_mod._view(a, v) for v in range(len(engine_mod.VIEWS))]
+    assert len({s.tobytes() + bytes(s.shape) for s in seen}) == 8
+    for v, s in enumerate(seen):
+        assert np.array_equal(engine_mod._unview(s, v), a)
+
+
+def test_restore_views_average_the_network_over_rotations(photo):
+    one = Engine(make_tiny_networks(), torch.device("cpu"), torch.float32, restore_views=1)
+    two = Engine(make_tiny_networks(), torch.device("cpu"), torch.float32, restore_views=2)
+    turned = one.repair(photo[::-1, ::-1].copy())[::-1, ::-1]
+    assert np.allclose(two.repair(photo), (one.repair(photo) + turned) / 2, atol=1e-6)
+    assert not np.allclose(one.repair(photo), two.repair(photo), atol=1e-4)
+    tiled = Engine(make_tiny_networks(), torch.device("cpu"), torch.float32, tile=32, overlap=8, restore_views=2)
+    steps = []
+    tiled.repair(photo, progress=lambda f, msg: steps.append((f, msg)))
+    assert [f for f, _ in steps] == sorted(f for f, _ in steps) and steps[-1][0] == pytest.approx(1.0)
+    assert any("view 2/2" in msg for _, msg in steps)
+
+
+def test_restore_views_leave_fills_and_latent_noise_alone(photo):
+    one = Engine(make_tiny_networks(), torch.device("cpu"), torch.float32, restore_views=1)
+    four = Engine(make_tiny_networks(), torch.device("cpu"), torch.float32, restore_views=4)
+    hole = _hole(photo.shape[:2])
+    assert np.array_equal(one.repair(photo, hole), four.repair(photo, hole))
+    assert np.array_equal(one.repair(photo, strength=1.0, seed=3), four.repair(photo, strength=1.0, seed=3))
+    assert np.array_equal(one.vary(photo, count=2)[1], four.vary(photo, count=2)[1])
+
+
+@pytest.mark.parametrize("views", [0, 9])
+def test_restore_views_out_of_range_are_refused(views):
+    with pytest.raises(ValueError, match="restore_views must be between 1 and 8"):
+        Engine(make_tiny_networks(), torch.device("cpu"), torch.float32, restore_views=views)
+
+
 def test_tile_weights_cover_every_pixel():
     for n in (33, 100, 4000):
         starts, size = engine_mod._tile_layout(n, 32, 8, 4)
@@ -231,7 +267,8 @@ def test_vary_count_is_checked(engine, photo):
         engine.vary(photo, count=0)
 
 
-def test_encode_decode_matches_repair(engine, photo):
+def test_encode_decode_matches_a_one_view_repair(photo):
+    engine = Engine(make_tiny_networks(), torch.device("cpu"), torch.float32, restore_views=1)
     latent = engine.encode(photo)
     assert latent.size == photo.shape[:2]
     assert np.allclose(engine.decode(latent), engine.repair(photo), atol=1e-6)

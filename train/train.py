@@ -160,8 +160,10 @@ def psnr_by_kind(engine: Engine, samples: list[dict]) -> dict[str, float]:
 
 
 def validate(model: ConvAutoencoder, task: str, samples: list[dict], device) -> dict[str, float]:
-    """PSNR per validation kind, through the same Engine users call. `score` is their mean."""
-    result = {f"psnr_{k}": v for k, v in psnr_by_kind(Engine({task: model}, device, torch.float32), samples).items()}
+    """PSNR per validation kind, through the same Engine users call, on one view (the
+    network's own figure, not the self-ensemble's). `score` is their mean."""
+    engine = Engine({task: model}, device, torch.float32, restore_views=1)
+    result = {f"psnr_{k}": v for k, v in psnr_by_kind(engine, samples).items()}
     result["score"] = float(np.mean(list(result.values())))
     return result
 
