@@ -14,7 +14,7 @@ import argparse
 
 import numpy as np
 
-from aeapp import checkpoint, device, image_io, metrics
+from aeapp import checkpoint, image_io, metrics
 from aeapp.engine import Engine
 from bench.benchmark import NOISE_TASKS, damaged_inputs, median_seconds
 
@@ -28,14 +28,12 @@ def main(argv=None) -> dict:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--checkpoint", default=None)
     args = p.parse_args(argv)
-    dev, dtype = device.resolve("auto")
-    networks, _ = checkpoint.load(args.checkpoint or checkpoint.DEFAULT_CHECKPOINT, device=dev, dtype=dtype)
     images = [image_io.load_image(path) for path in image_io.list_images(args.data)[: args.images]]
     noisy = {task: [x for x, _ in damaged_inputs(images, task, args.seed)] for task in NOISE_TASKS}
     big = np.random.default_rng(0).random((1024, 1024, 3), dtype=np.float32)
     results = {}
     for views in args.views:
-        engine = Engine(networks, dev, dtype, restore_views=views)
+        engine = Engine.from_checkpoint(args.checkpoint or checkpoint.DEFAULT_CHECKPOINT, restore_views=views)
         engine.warmup()
         rec = {task: float(np.mean([metrics.psnr(c, engine.repair(x)) for c, x in zip(images, noisy[task])])) for task in NOISE_TASKS}
         rec["restore_1mp_s"] = median_seconds(lambda: engine.repair(big), args.repeats)
