@@ -276,6 +276,9 @@ def plot(results: dict, path: Path) -> None:
         (axes[1], tuple(NOISE_TASKS), "psnr", "Blind denoising: PSNR"),
     ):
         methods = sorted({r["method"] for r in results["tasks"] if r["task"] in tasks})
+        if not methods:  # e.g. --tasks noise15: a log-scaled empty panel would fail
+            ax.set_axis_off()
+            continue
         markers = dict(zip(tasks, "osD^v"))
         for j, method in enumerate(methods):
             colour = f"C{j}"

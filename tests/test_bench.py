@@ -155,3 +155,26 @@ def test_self_ensemble_script_scores_and_times_each_view_count(tmp_path, tiny_ch
     for rec in results.values():
         assert rec["restore_1mp_s"] > 0 and all(np.isfinite(rec[t]) for t in ("noise15", "noise25", "noise50"))
     assert results[1]["noise25"] != results[2]["noise25"]
+
+
+def test_published_tables_are_the_shipped_checkpoints_benchmark():
+    """The README, the card and the checkpoint's metadata must report the same benchmark run."""
+    from pathlib import Path
+
+    from aeapp.checkpoint import DEFAULT_CHECKPOINT, read_metadata
+
+    root = Path(__file__).resolve().parent.parent
+    results = json.loads((root / "bench" / "results" / "results.json").read_text())
+    assert read_metadata(DEFAULT_CHECKPOINT)[1]["benchmark"] == results
+    rows = benchmark.margins(results)
+    for doc in ("README.md", "checkpoints/README.md", "bench/results/results.md"):
+        text = (root / doc).read_text()
+        assert [row for row in rows if row not in text] == [], doc
+
+
+def test_plot_with_denoising_tasks_only(tmp_path):
+    rows = [{"task": "noise15", "method": m, "images": n, "psnr": p, "ssim": 0.9, "seconds_median": s}
+            for m, n, p, s in (("aeapp", 4, 33.0, 0.07), ("BM3D", 2, 33.2, 11.0))]
+    results = {"tasks": rows, "images": 4, "data": "CBSD68", "machine": "test"}
+    benchmark.plot(results, tmp_path / "plot.png")
+    assert (tmp_path / "plot.png").stat().st_size > 5_000
