@@ -124,11 +124,11 @@ def _paste(image: np.ndarray, window, pred: np.ndarray) -> np.ndarray:
     return out
 
 
-def _part(progress: ProgressFn | None, i: int, n: int) -> ProgressFn | None:
-    """Progress of part i of n, reported as a fraction of the whole."""
-    if progress is None or n == 1:
-        return progress
-    return lambda f, msg: progress((i + f) / n, f"view {i + 1}/{n}: {msg}")
+def _part(progress: ProgressFn | None, i: int, n: int, label: str) -> ProgressFn | None:
+    """Progress of part i of n (a view, a pass), reported as a fraction of the whole."""
+    if progress is None:
+        return None
+    return lambda f, msg: progress((i + f) / n, f"{label} {i + 1}/{n}: {msg}")
 
 
 class Engine:
@@ -225,10 +225,11 @@ class Engine:
         part, part_mask = image[window], mask[window]
         with self._lock, torch.inference_mode():
             try:
-                pred = self._predict_tiles(name, part, part_mask, strength, generator, _part(progress, 0, views))
-                for v in range(1, views):
-                    seen = self._predict_tiles(name, _view(part, v), _view(part_mask, v), strength, generator, _part(progress, v, views))
-                    pred += _unview(seen, v)
+                pred = None
+                for v in range(views):
+                    sub = _part(progress, v, views, "view") if views > 1 else progress
+                    seen = _unview(self._predict_tiles(name, _view(part, v), _view(part_mask, v), strength, generator, sub), v)
+                    pred = seen if pred is None else pred + seen
                 if views > 1:
                     pred /= views
             finally:
@@ -315,10 +316,7 @@ class Engine:
         name, window = _network_and_window(m)
         current = self._first_fill(rgb, m, window)
         for step in range(steps):
-            sub = None
-            if progress:
-                sub = lambda f, msg, s=step: progress((s + f) / steps, f"pass {s + 1}/{steps}: {msg}")  # noqa: E731
-            pred = self._predict(current, m, name, window, float(strength), generator, sub)
+            pred = self._predict(current, m, name, window, float(strength), generator, _part(progress, step, steps, "pass"))
             current = pred if name == "restore" else masks.composite(pred, rgb, m)
             if progress:
                 progress((step + 1) / steps, f"pass {step + 1}/{steps} done")

@@ -1,8 +1,10 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from aeapp.checkpoint import DEFAULT_CHECKPOINT, read_metadata
 from aeapp.image_io import save_image
 from bench import benchmark, gpu_check
 
@@ -159,10 +161,6 @@ def test_self_ensemble_script_scores_and_times_each_view_count(tmp_path, tiny_ch
 
 def test_published_tables_are_the_shipped_checkpoints_benchmark():
     """The README, the card and the checkpoint's metadata must report the same benchmark run."""
-    from pathlib import Path
-
-    from aeapp.checkpoint import DEFAULT_CHECKPOINT, read_metadata
-
     root = Path(__file__).resolve().parent.parent
     results = json.loads((root / "bench" / "results" / "results.json").read_text())
     assert read_metadata(DEFAULT_CHECKPOINT)[1]["benchmark"] == results
