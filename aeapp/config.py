@@ -154,7 +154,7 @@ class TrainConfig:
     log_every: int = 50
     workers: int = 0  # DataLoader worker processes
     device: str = "auto"
-    amp: bool = True  # bfloat16 autocast on CUDA
+    amp: bool = True  # bfloat16 autocast on CUDA and on CPUs with AMX (aeapp.device)
     channels_last: bool = True
     compile: bool = False
 

@@ -311,6 +311,9 @@ def test_cpu_dtype_is_bfloat16_only_with_matrix_units(monkeypatch, amx, expected
     monkeypatch.setattr(device_mod, "cpu_has_matrix_units", lambda: amx)
     assert device_mod.resolve("cpu") == (torch.device("cpu"), expected)
     assert device_mod.resolve("cpu", "float32")[1] == torch.float32
+    # Training autocasts to bfloat16 on the same CPUs, and always on CUDA.
+    assert device_mod.trains_in_bfloat16(torch.device("cpu")) is amx
+    assert device_mod.trains_in_bfloat16(torch.device("cuda")) is True
 
 
 def test_unknown_device_is_a_clear_error(tiny_checkpoint):

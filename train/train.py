@@ -7,8 +7,8 @@
 noisy, the holes pre-filled as ModelConfig.prefill says, L1 inside the holes); --task restore trains blind
 denoising (Gaussian noise of a random sigma, L1 everywhere). Both: random crops and flips,
 an amplitude-spectrum L1 term, latent noise on some samples, AdamW with warm-up and a
-cosine schedule; an EMA of the weights (the EMA is what ships); bfloat16 autocast and
-channels-last on CUDA. Stops after --steps or --minutes of wall clock, whichever first.
+cosine schedule; an EMA of the weights (the EMA is what ships); bfloat16 autocast where
+aeapp.device says it pays (CUDA, CPUs with AMX) and channels-last. Stops after --steps or --minutes of wall clock, whichever first.
 
 The run directory holds config.json (the resolved config), TensorBoard logs (tb/), the fixed
 damaged validation set (val/), state.pt (resumable: weights, EMA, optimiser, step, RNG;
@@ -41,7 +41,7 @@ from torch.utils.data import DataLoader
 
 from aeapp import checkpoint, metrics
 from aeapp.config import ModelConfig, TrainConfig
-from aeapp.device import resolve
+from aeapp.device import resolve, trains_in_bfloat16
 from aeapp.engine import Engine
 from aeapp.model import ConvAutoencoder
 from train.data import VAL_KINDS, DamagedCrops, load_folder, make_validation_set
@@ -302,7 +302,7 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict:
         print(f"{len(images)} training images, {len(val_samples)} validation samples, world size {world}, {dev}", flush=True)
 
     gen = torch.Generator().manual_seed(cfg.seed * 1000 + rank + step)
-    amp = cfg.amp and dev.type == "cuda"
+    amp = cfg.amp and trains_in_bfloat16(dev)
     budget = cfg.minutes * 60.0
     commit = git_commit()  # the code this process runs, not whatever is checked out later
     command = "python -m train.train " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
