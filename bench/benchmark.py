@@ -43,6 +43,9 @@ from aeapp.engine import get_engine
 MASK_TASKS = ("thin", "thick", "boxes", "scratches")
 NOISE_TASKS = {"noise15": 15.0, "noise25": 25.0, "noise50": 50.0}
 ALL_TASKS = MASK_TASKS + tuple(NOISE_TASKS)
+# The peers by the names the tables use; --skip takes these, so a misspelt or unquoted
+# name ("OpenCV" "NLM") is an error instead of a silent no-op.
+PEERS = ("OpenCV Telea", "OpenCV Navier-Stokes", "scikit-image biharmonic", "OpenCV NLM", "scikit-image TV", "BM3D")
 
 
 @dataclass
@@ -312,7 +315,8 @@ def main(argv=None) -> dict:
     p.add_argument("--tasks", nargs="*", default=list(ALL_TASKS), choices=ALL_TASKS)
     p.add_argument("--limit", type=int, default=0, help="only the first N test images (0 = all)")
     p.add_argument("--bm3d-limit", type=int, default=10, help="BM3D on the first N images only (0 = skip BM3D)")
-    p.add_argument("--skip", nargs="*", default=[], help="method names to leave out")
+    p.add_argument("--skip", nargs="*", default=[], choices=PEERS, metavar="PEER",
+                   help=f"peers to leave out, each quoted: {', '.join(repr(n) for n in PEERS)}")
     p.add_argument("--latency", nargs="*", default=["512", "1MP", "12MP", "24MP"], choices=["512", "1MP", "8MP", "12MP", "24MP"])
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--checkpoint", default=None)

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from aeapp.config import TrainConfig
-from aeapp.device import describe, resolve
+from aeapp.device import describe, resolve, trains_in_bfloat16
 from aeapp.engine import get_engine
 from aeapp.model import ConvAutoencoder
 from train.train import loss_fn
@@ -56,7 +56,7 @@ def training_throughput(device: torch.device, seconds: float, batch: int, crop: 
     cfg = TrainConfig(batch_size=batch, crop=crop)
     model = ConvAutoencoder(cfg.model).to(device, memory_format=torch.channels_last).train()
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
-    amp = device.type == "cuda"
+    amp = trains_in_bfloat16(device)
     gen = torch.Generator().manual_seed(0)
 
     def batch_tensors():

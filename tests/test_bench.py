@@ -34,6 +34,7 @@ def test_benchmark_end_to_end_on_tiny_inputs(tmp_path, tiny_checkpoint):
     methods = {(r["task"], r["method"]) for r in results["tasks"]}
     assert {("thin", "aeapp"), ("thin", "OpenCV Telea"), ("thin", "OpenCV Navier-Stokes"), ("thin", "scikit-image biharmonic"),
             ("noise25", "aeapp"), ("noise25", "OpenCV NLM"), ("noise25", "scikit-image TV"), ("noise25", "BM3D")} == methods
+    assert {m for _, m in methods} - {"aeapp"} == set(benchmark.PEERS)  # the names --skip accepts
     bm3d = next(r for r in results["tasks"] if r["method"] == "BM3D")
     assert bm3d["images"] == 1 and "aeapp_psnr_same_images" in bm3d
     thin = next(r for r in results["tasks"] if r == results["tasks"][0])
@@ -46,6 +47,12 @@ def test_benchmark_end_to_end_on_tiny_inputs(tmp_path, tiny_checkpoint):
     assert "| noise25 (first 1 images) |" in md
     assert (out / "quality_vs_time.png").stat().st_size > 10_000
     assert results["latency"][0]["size"] == "512" and benchmark.peak_of(results["latency"][0]) > 0
+
+
+def test_skip_refuses_a_name_that_is_not_a_peer(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        benchmark.main(["--data", str(tmp_path), "--skip", "OpenCV", "NLM"])
+    assert "invalid choice: 'OpenCV'" in capsys.readouterr().err
 
 
 def test_peak_rss_restarts_so_a_latency_row_shows_its_own_peak():
