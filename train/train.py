@@ -8,7 +8,8 @@ noisy, the holes pre-filled as ModelConfig.prefill says, L1 inside the holes); -
 denoising (Gaussian noise of a random sigma, L1 everywhere). Both: random crops and flips,
 an amplitude-spectrum L1 term, latent noise on some samples, AdamW with warm-up and a
 cosine schedule; an EMA of the weights (the EMA is what ships); bfloat16 autocast where
-aeapp.device says it pays (CUDA, CPUs with AMX) and channels-last. Stops after --steps or --minutes of wall clock, whichever first.
+aeapp.device says it pays (CUDA, CPUs with AMX) and channels-last. Stops after --steps or
+--minutes of wall clock, whichever first.
 
 The run directory holds config.json (the resolved config), TensorBoard logs (tb/), the fixed
 damaged validation set (val/), state.pt (resumable: weights, EMA, optimiser, step, RNG;
