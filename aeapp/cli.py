@@ -261,7 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     def engine_args(sp):
         sp.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help="where to run (default: CUDA if present)")
         sp.add_argument("--dtype", default="auto", choices=("auto", *DTYPE_CHOICES),
-                        help="number format (default: float16 on CUDA, bfloat16 on CPUs with AMX, else float32)")
+                        help="number format (default: float16 on CUDA, bfloat16 on CPUs with native bfloat16 (AMX, AVX512-BF16), else float32)")
         sp.add_argument("--checkpoint", default=None, help="a .safetensors checkpoint (default: the shipped one)")
 
     r = sub.add_parser("repair", help="fill painted holes, or denoise the whole image without a mask")

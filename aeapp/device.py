@@ -1,11 +1,12 @@
 """The one place that picks the device and the dtype.
 
 CUDA when present, in half precision (the model is small and convolutional, and fp16 halves
-memory and time there). On a CPU with AMX matrix units (Intel Xeon since Sapphire Rapids)
-bfloat16: oneDNN runs bfloat16 convolutions on those units two to three times as fast as
-float32 with the same PSNR (bench/dtype_speed.py measures both). Any other CPU runs float32,
-where the 16-bit types are emulated and slower. Training autocasts to bfloat16 on the same
-devices (a training step of either network takes about half the time there).
+memory and time there). On a CPU with native bfloat16 instructions (AMX tiles: Intel Xeon
+since Sapphire Rapids; AVX512-BF16: AMD EPYC since Zen 4, Intel Cooper Lake) bfloat16:
+oneDNN runs bfloat16 convolutions on them 1.7 to 3 times as fast as float32 with the same
+PSNR (bench/dtype_speed.py measures both). Any other CPU runs float32, where the 16-bit types
+are emulated and slower. Training autocasts to bfloat16 on the same devices (a training step
+of either network takes about half the time there).
 """
 
 from __future__ import annotations
@@ -17,24 +18,24 @@ from .config import DEVICE_CHOICES, DTYPE_CHOICES
 _DTYPES = {name: getattr(torch, name) for name in DTYPE_CHOICES}
 
 
-def cpu_has_matrix_units() -> bool:
-    """Whether this CPU has AMX tiles with bfloat16 support."""
-    probe = getattr(torch.cpu, "_is_amx_tile_supported", None)  # private, so guarded
-    try:
-        return bool(probe and probe())
-    except Exception:  # noqa: BLE001 - a probe that fails means "no"
+def cpu_has_native_bfloat16() -> bool:
+    """Whether this CPU computes in bfloat16 natively (AMX tiles or AVX512-BF16)."""
+    probes = [getattr(torch.cpu, name, None) for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported")]
+    try:  # private probes, so guarded: one that is missing or fails means "no"
+        return any(bool(probe and probe()) for probe in probes)
+    except Exception:  # noqa: BLE001
         return False
 
 
 def default_dtype(device: torch.device) -> torch.dtype:
     if device.type == "cuda":
         return torch.float16
-    return torch.bfloat16 if cpu_has_matrix_units() else torch.float32
+    return torch.bfloat16 if cpu_has_native_bfloat16() else torch.float32
 
 
 def trains_in_bfloat16(device: torch.device) -> bool:
     """Whether training should autocast to bfloat16 here (weights and loss stay float32)."""
-    return device.type == "cuda" or (device.type == "cpu" and cpu_has_matrix_units())
+    return device.type == "cuda" or (device.type == "cpu" and cpu_has_native_bfloat16())
 
 
 def resolve(device: str = "auto", dtype: str | None = None) -> tuple[torch.device, torch.dtype]:

@@ -1,5 +1,6 @@
 """float32 against bfloat16 (and any other dtype) for the shipped networks on this CPU: the
-evidence behind aeapp/device.py's choice of bfloat16 on CPUs with AMX.
+evidence behind aeapp/device.py's choice of bfloat16 on CPUs with native bfloat16 (AMX,
+AVX512-BF16).
 
     python -m bench.dtype_speed --data ../shared/data/CBSD68 --images 8 [--dtypes float32 bfloat16]
 
@@ -18,7 +19,7 @@ import torch
 
 from aeapp import damage, metrics
 from aeapp.config import DTYPE_CHOICES
-from aeapp.device import cpu_has_matrix_units
+from aeapp.device import cpu_has_native_bfloat16
 from aeapp.engine import get_engine
 from bench.benchmark import median_seconds
 
@@ -37,7 +38,7 @@ def main(argv=None) -> dict:
     big = np.random.default_rng(0).random((1024, 1024, 3), dtype=np.float32)
     hole = np.zeros(big.shape[:2], bool)
     hole[350:674, 350:674] = True
-    print(f"CPU matrix units (AMX): {cpu_has_matrix_units()}; {torch.get_num_threads()} threads", flush=True)
+    print(f"CPU native bfloat16 (AMX or AVX512-BF16): {cpu_has_native_bfloat16()}; {torch.get_num_threads()} threads", flush=True)
     results, base = {}, None
     for name in args.dtypes:
         engine = get_engine(args.checkpoint, device="cpu", dtype=name)

@@ -81,7 +81,7 @@ def test_single_file_to_named_output(tmp_path, folder, tiny_checkpoint):
 
 
 def test_dtype_can_be_chosen(tmp_path, folder, tiny_checkpoint):
-    """float32 on any CPU (the reference), bfloat16 on any CPU (fast only with AMX)."""
+    """float32 on any CPU (the reference), bfloat16 on any CPU (fast only where it is native)."""
     outs = []
     for dtype in ("float32", "bfloat16"):
         out = tmp_path / f"{dtype}.png"

@@ -306,13 +306,13 @@ def test_get_engine_caches_per_checkpoint_and_device(tiny_checkpoint, tmp_path):
     assert get_engine(tiny_checkpoint, device="cpu", dtype="float32").dtype == torch.float32
 
 
-@pytest.mark.parametrize("amx,expected", [(True, torch.bfloat16), (False, torch.float32)])
-def test_cpu_dtype_is_bfloat16_only_with_matrix_units(monkeypatch, amx, expected):
-    monkeypatch.setattr(device_mod, "cpu_has_matrix_units", lambda: amx)
+@pytest.mark.parametrize("native,expected", [(True, torch.bfloat16), (False, torch.float32)])
+def test_cpu_dtype_is_bfloat16_only_with_native_bfloat16(monkeypatch, native, expected):
+    monkeypatch.setattr(device_mod, "cpu_has_native_bfloat16", lambda: native)
     assert device_mod.resolve("cpu") == (torch.device("cpu"), expected)
     assert device_mod.resolve("cpu", "float32")[1] == torch.float32
     # Training autocasts to bfloat16 on the same CPUs, and always on CUDA.
-    assert device_mod.trains_in_bfloat16(torch.device("cpu")) is amx
+    assert device_mod.trains_in_bfloat16(torch.device("cpu")) is native
     assert device_mod.trains_in_bfloat16(torch.device("cuda")) is True
 
 
@@ -328,7 +328,7 @@ def test_asking_for_cuda_without_it_is_a_clear_error(tiny_checkpoint):
 
 
 def test_shipped_weights_in_bfloat16_match_float32(photo):
-    """bfloat16 is the CPU default where AMX exists: the repair must be as good as float32's."""
+    """bfloat16 is the CPU default where the CPU has it natively: the repair must be as good as float32's."""
     from aeapp import checkpoint, metrics
 
     bf16 = Engine(checkpoint.load(checkpoint.DEFAULT_CHECKPOINT)[0], torch.device("cpu"), torch.bfloat16)

@@ -28,6 +28,21 @@ def test_ship_packs_both_networks_with_inference_settings(tmp_path):
         assert torch.allclose(tensor.float(), reference[name].float(), atol=1e-3, rtol=1e-3)  # float16 storage
 
 
+def test_ship_takes_a_network_from_a_shipped_file_with_its_own_record(tmp_path):
+    """A new fill network shipped beside the restore network already shipped keeps that
+    network's training record, not the shipped file's whole header nested inside it."""
+    fill = checkpoint.save(tmp_path / "fill.safetensors", {"fill": make_tiny_model(0)}, {"task": "fill", "steps": 3})
+    restore = checkpoint.save(tmp_path / "restore.safetensors", {"restore": make_tiny_model(1)}, {"task": "restore", "steps": 7})
+    first = tmp_path / "first.safetensors"
+    ship.main(["--fill", str(fill), "--restore", str(restore), "-o", str(first)])
+    second = tmp_path / "second.safetensors"
+    ship.main(["--fill", str(fill), "--restore", str(first), "-o", str(second)])
+    models, info = checkpoint.load(second)
+    assert info["networks"]["restore"] == {"task": "restore", "steps": 7, "source": str(restore)}
+    shipped = checkpoint.load(first)[0]["restore"].state_dict()
+    assert all(torch.equal(a, b) for a, b in zip(models["restore"].state_dict().values(), shipped.values()))
+
+
 def test_ship_refuses_a_run_without_the_network(tmp_path):
     fill = checkpoint.save(tmp_path / "fill.safetensors", {"fill": make_tiny_model(0)}, {})
     with pytest.raises(SystemExit, match="no 'restore' network"):

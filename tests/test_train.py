@@ -94,6 +94,34 @@ def test_sample_weights_weight_the_loss_per_sample():
     assert first_only.item() == pytest.approx(loss_fn(pred[:1], clean[:1], ones[:1], cfg)[0].item())
 
 
+def test_psnr_loss_follows_the_mean_log_mse_and_skips_samples_without_holes():
+    cfg = parse_args(["--pixel-loss", "psnr", "--fft-weight", "0"])
+    gen = torch.Generator().manual_seed(0)
+    clean = torch.rand(3, 3, 16, 16, generator=gen)
+    error = torch.randn(3, 3, 16, 16, generator=gen) * torch.tensor([0.03, 0.3, 0.1]).view(3, 1, 1, 1)
+    mask = torch.ones(3, 1, 16, 16)
+    mask[2] = 0  # no holes: must not count
+    pred = (clean + error).requires_grad_()
+    loss, parts = loss_fn(pred, clean, mask, cfg)
+    loss.backward()
+    reference = pred.detach().clone().requires_grad_()
+    mse = ((reference - clean) ** 2).flatten(1).mean(1)[:2]
+    torch.log(mse + 1e-5).mean().backward()
+    # Same direction as the mean log-MSE's gradient: each sample's weight is 1 / its MSE.
+    cosine = torch.nn.functional.cosine_similarity(pred.grad.flatten(), reference.grad.flatten(), dim=0)
+    assert cosine > 0.9999 and pred.grad[2].abs().max() == 0
+    assert parts["psnr"] == pytest.approx(float((-10 * torch.log10(mse.detach())).mean()), abs=1e-3)
+    # Balanced in dB: shrinking either sample's error by the same fraction (30 dB or 10 dB
+    # now) lowers the loss by the same amount, where a plain MSE would favour the large one.
+    along = [float((pred.grad[i] * error[i]).sum()) for i in (0, 1)]
+    assert along[0] == pytest.approx(along[1], rel=0.02)
+
+
+def test_unknown_pixel_loss_is_refused():
+    with pytest.raises(ValueError, match="pixel_loss must be one of l1, psnr"):
+        parse_args(["--pixel-loss", "l2"])
+
+
 def test_crop_max_varies_the_crop_side_and_keeps_the_pixels_per_batch():
     from train.data import DamagedCrops
 
@@ -123,6 +151,13 @@ def test_init_from_fine_tunes_and_records_the_lineage(data, tmp_path, capsys):
     assert checkpoint.read_metadata(tmp_path / "ft" / "last.safetensors")[1]["init_from"]["steps"] == 2
     assert cli.main(["info", str(tmp_path / "ft" / "last.safetensors")]) == 0
     assert "fine-tuned from  " + str(tmp_path / "base" / "last.safetensors") + ": 2 steps" in capsys.readouterr().out
+
+    # From a shipped file, which packs both networks: the lineage is that network's own record.
+    shipped = tmp_path / "shipped.safetensors"
+    checkpoint.save(shipped, {"fill": source["fill"]}, {"networks": {"fill": {"steps": 2, "command": "c"}}})
+    train(parse_args(_args(data, tmp_path / "ft2", 1, ["--val-every", "100", "--init-from", str(shipped)])))
+    assert checkpoint.read_metadata(tmp_path / "ft2" / "last.safetensors")[1]["init_from"] == {
+        "path": str(shipped), "steps": 2, "command": "c"}
 
     other = [*extra, "--model-widths", "8", "24"]
     with pytest.raises(SystemExit, match="architecture differs"):

@@ -45,7 +45,8 @@ def main(argv=None) -> None:
         if args.prefill and name == "fill":
             model.config = dataclasses.replace(model.config, prefill=args.prefill)
         networks[name] = model
-        info["networks"][name] = {**run_info, "source": str(source)}
+        # A shipped file as the source: keep that network's own record (and first source).
+        info["networks"][name] = {"source": str(source), **run_info.get("networks", {}).get(name, run_info)}
     if args.benchmark:
         info["benchmark"] = json.loads(args.benchmark.read_text())
     checkpoint.save(args.output, networks, info, dtype=torch.float16)

@@ -4,12 +4,13 @@
         --val-data ../shared/data/CBSD68 --out runs/fill --minutes 120 --seed 0
 
 --task fill trains hole filling (holes from aeapp.damage, their known pixels sometimes
-noisy, the holes pre-filled as ModelConfig.prefill says, L1 inside the holes); --task restore trains blind
-denoising (Gaussian noise of a random sigma, L1 everywhere). Both: random crops and flips,
+noisy, the holes pre-filled as ModelConfig.prefill says, the pixel loss inside the holes:
+L1, or with --pixel-loss psnr the mean log-MSE); --task restore trains blind denoising
+(Gaussian noise of a random sigma, the pixel loss everywhere). Both: random crops and flips,
 an amplitude-spectrum L1 term, latent noise on some samples, AdamW with warm-up and a
 cosine schedule; an EMA of the weights (the EMA is what ships); bfloat16 autocast where
-aeapp.device says it pays (CUDA, CPUs with AMX) and channels-last. Stops after --steps or
---minutes of wall clock, whichever first.
+aeapp.device says it pays (CUDA, CPUs with AMX or AVX512-BF16) and channels-last. Stops
+after --steps or --minutes of wall clock, whichever first.
 
 The run directory holds config.json (the resolved config), TensorBoard logs (tb/), the fixed
 damaged validation set (val/), state.pt (resumable: weights, EMA, optimiser, step, RNG;
@@ -116,15 +117,19 @@ def from_rank0(value: int, device) -> int:
 
 
 def loss_fn(pred, clean, weight, cfg: TrainConfig, sample_weight=None) -> tuple[torch.Tensor, dict[str, float]]:
-    """L1 over the pixels that count (weight 1: the holes for "fill", every pixel for
-    "restore"), plus L1 between amplitude spectra of the composite (sharpness); both
-    averaged over the batch with the per-sample weights `sample_weight` (default: equal)."""
+    """The pixel loss (`cfg.pixel_loss`) over the pixels that count (weight 1: the holes for
+    "fill", every pixel for "restore"), plus L1 between amplitude spectra of the composite
+    (sharpness); both averaged over the batch with the per-sample weights `sample_weight`
+    (default: equal)."""
     pred, clean = pred.float(), clean.float()
     sw = torch.ones(len(pred), device=pred.device) if sample_weight is None else sample_weight.float()
+    if cfg.pixel_loss == "psnr":
+        loss, parts = psnr_loss(pred, clean, weight, sw)
+    else:
+        w = weight * sw.view(-1, 1, 1, 1)
+        loss = ((pred - clean).abs() * w).sum() / (w.sum() * 3).clamp_min(1e-8)
+        parts = {"l1": loss.item()}
     sw = sw.view(-1, 1, 1, 1)
-    l1 = ((pred - clean).abs() * weight * sw).sum() / ((weight * sw).sum() * 3).clamp_min(1e-8)
-    loss = l1
-    parts = {"l1": l1.item()}
     if cfg.fft_weight:
         shown = pred * weight + clean * (1 - weight)
         diff = (torch.fft.rfft2(shown, norm="ortho").abs() - torch.fft.rfft2(clean, norm="ortho").abs()).abs()
@@ -132,6 +137,18 @@ def loss_fn(pred, clean, weight, cfg: TrainConfig, sample_weight=None) -> tuple[
         loss = loss + cfg.fft_weight * fft
         parts["fft"] = fft.item()
     return loss, parts
+
+
+def psnr_loss(pred, clean, weight, sample_weight) -> tuple[torch.Tensor, dict[str, float]]:
+    """Each sample's MSE over its weighted pixels, weighted by 1 / (its detached MSE + 1e-5):
+    the gradient of the mean log-MSE, scaled like a plain MSE (the floor, 50 dB, keeps a
+    near-perfect sample from taking over). Samples with no weighted pixel are left out."""
+    counted = weight.flatten(1).sum(1) * 3
+    mse = ((pred - clean) ** 2 * weight).flatten(1).sum(1) / counted.clamp_min(1e-8)
+    w = sample_weight * (counted > 0) / (mse.detach() + 1e-5)
+    loss = (w * mse).sum() / w.sum().clamp_min(1e-12)
+    shown = mse.detach()[counted > 0]
+    return loss, {"harmonic_mse": loss.item(), "psnr": float((-10 * torch.log10(shown + 1e-10)).mean()) if len(shown) else 0.0}
 
 
 def lr_at(step: int, total: int, cfg: TrainConfig) -> float:
@@ -229,12 +246,14 @@ def init_weights(cfg: TrainConfig, model: ConvAutoencoder, ema: ConvAutoencoder)
             f"(it was trained with {source.config.to_dict()})"
         ) from None
     ema.load_state_dict(source.state_dict())
-    return lineage(cfg.init_from)
+    return lineage(cfg.init_from, cfg.task)
 
 
-def lineage(path: str) -> dict:
-    """How the checkpoint at `path` was trained (read from its header; no weights loaded)."""
+def lineage(path: str, task: str) -> dict:
+    """How the `task` network of the checkpoint at `path` was trained (read from its header;
+    no weights loaded): a run's own file, or a shipped file that packs both networks."""
     _, info = checkpoint.read_metadata(path)
+    info = info.get("networks", {}).get(task, info)
     return {k: info[k] for k in ("command", "commit", "steps", "minutes", "device", "validation", "init_from") if k in info}
 
 
@@ -276,7 +295,7 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict:
         if main:
             print(f"resumed from {state_path} at step {step} ({elapsed / 60:.1f} min elapsed)", flush=True)
         if cfg.init_from:
-            source_info = lineage(cfg.init_from)
+            source_info = lineage(cfg.init_from, cfg.task)
 
     elif cfg.init_from:
         source_info = init_weights(cfg, model, ema)
