@@ -30,7 +30,7 @@ from aeapp.augment import AugmentSettings, augment
 from aeapp.checkpoint import DEFAULT_CHECKPOINT
 from aeapp.config import VARY_STRENGTH
 from aeapp.comparison import quality, run_peers
-from aeapp.engine import get_engine
+from aeapp.engine import get_engine, limit_heap_arenas
 from aeapp.latent_view import latent_picture
 
 try:  # ZeroGPU on Hugging Face Spaces: the GPU is attached only inside these functions.
@@ -64,6 +64,7 @@ LIMITS = f"Uploads up to {MAX_FILE_SIZE.upper().replace('MB', ' MB')} and {MAX_P
 
 
 def _load_engine():
+    limit_heap_arenas()  # a long-running server: keeps its resident memory flat
     try:
         engine = get_engine(CHECKPOINT, device=os.environ.get("AEAPP_DEVICE", "auto"))
         engine.warmup()

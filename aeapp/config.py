@@ -34,10 +34,11 @@ def _from_dict(cls, data: dict[str, Any]):
 # changes visibly and smoothly from about 2 (bench/variations.py; the card's figures).
 VARY_STRENGTH = 3.0
 
-# Blind restoration averages the restore network's output over this many rotations of the
-# image (a self-ensemble): 2 (the image and its 180-degree turn) adds 0.06 to 0.10 dB on
-# CBSD68 at twice the cost, still far inside the speed bar (bench/self_ensemble.py).
-RESTORE_VIEWS = 2
+# Blind restoration can average the restore network's output over several rotations of the
+# image (a self-ensemble, `Engine(restore_views=N)`): 2 views add 0.06 to 0.10 dB on CBSD68
+# at twice the cost (bench/self_ensemble.py). One by default: on a CPU without AMX (AVX512-BF16
+# only) two views put blind restoration under 100 times BM3D's speed, and the gain is invisible.
+RESTORE_VIEWS = 1
 
 TASKS = ("fill", "restore")
 PIXEL_LOSSES = ("l1", "psnr")

@@ -316,6 +316,12 @@ def test_cpu_dtype_is_bfloat16_only_with_native_bfloat16(monkeypatch, native, ex
     assert device_mod.trains_in_bfloat16(torch.device("cuda")) is True
 
 
+def test_heap_arenas_can_be_capped_for_a_server():
+    if engine_mod._mallopt is None:
+        pytest.skip("not glibc")
+    assert engine_mod.limit_heap_arenas(2) is True
+
+
 def test_unknown_device_is_a_clear_error(tiny_checkpoint):
     with pytest.raises(ValueError, match="unknown device"):
         get_engine(tiny_checkpoint, device="tpu")
