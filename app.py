@@ -27,7 +27,7 @@ import numpy as np
 
 from aeapp import damage, image_io, masks
 from aeapp.augment import AugmentSettings, augment
-from aeapp.checkpoint import DEFAULT_CHECKPOINT
+from aeapp.checkpoint import DEFAULT_CHECKPOINT, training_record
 from aeapp.config import VARY_STRENGTH
 from aeapp.comparison import quality, run_peers
 from aeapp.engine import get_engine, limit_heap_arenas
@@ -85,7 +85,7 @@ def status_text() -> str:
         )
     parts = []
     for name, what in (("fill", "holes"), ("restore", "denoising")):
-        run = ENGINE.info.get("networks", {}).get(name, {})
+        run = training_record(ENGINE.info, name)
         val = run.get("validation", {})
         order = ("thin", "thick", "boxes", "scratches", "noise15", "noise25", "noise50")
         shown = [f"{k} {val['psnr_' + k]:.1f} dB" for k in order if "psnr_" + k in val]

@@ -112,6 +112,14 @@ def read_metadata(path: str | os.PathLike) -> tuple[dict[str, ModelConfig], dict
     return configs, info
 
 
+def training_record(info: dict[str, Any], name: str) -> dict[str, Any]:
+    """How network `name` was trained: its entry in a shipped file's `networks` (one per
+    network), or the whole `info` of a training run's own file (which holds one network)."""
+    if "networks" in info:
+        return info["networks"].get(name, {})
+    return info
+
+
 def load(path: str | os.PathLike = DEFAULT_CHECKPOINT, device: torch.device | str = "cpu", dtype=torch.float32):
     """Build every network a checkpoint describes and load its weights strictly.
 

@@ -203,7 +203,7 @@ def cmd_damage(args) -> int:
 
 
 def cmd_info(args) -> int:
-    from .checkpoint import DEFAULT_CHECKPOINT, read_metadata
+    from .checkpoint import DEFAULT_CHECKPOINT, read_metadata, training_record
 
     path = Path(args.checkpoint or DEFAULT_CHECKPOINT)
     try:
@@ -218,9 +218,8 @@ def cmd_info(args) -> int:
     with safe_open(str(path), framework="pt") as f:
         params = {name: sum(_numel(f.get_slice(k).get_shape()) for k in f.keys() if k.startswith(name + ".")) for name in configs}
     print(f"checkpoint   {path} ({path.stat().st_size / 2**20:.1f} MiB)")
-    runs = info.get("networks", {})
     for name, config in configs.items():
-        run = runs.get(name, info if len(configs) == 1 else {})
+        run = training_record(info, name)
         print(f"\nnetwork {name!r}: {params[name] / 1e6:.2f} M parameters, widths {list(config.widths)}, "
               f"unshuffle {config.unshuffle}, stride {config.stride}, latent {config.latent_channels} channels, "
               f"{config.global_blocks} Fourier blocks" + (f", prefill {config.prefill}" if name == "fill" else "")

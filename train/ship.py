@@ -46,7 +46,7 @@ def main(argv=None) -> None:
             model.config = dataclasses.replace(model.config, prefill=args.prefill)
         networks[name] = model
         # A shipped file as the source: keep that network's own record (and first source).
-        info["networks"][name] = {"source": str(source), **run_info.get("networks", {}).get(name, run_info)}
+        info["networks"][name] = {"source": str(source), **checkpoint.training_record(run_info, name)}
     if args.benchmark:
         info["benchmark"] = json.loads(args.benchmark.read_text())
     checkpoint.save(args.output, networks, info, dtype=torch.float16)

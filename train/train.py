@@ -252,8 +252,7 @@ def init_weights(cfg: TrainConfig, model: ConvAutoencoder, ema: ConvAutoencoder)
 def lineage(path: str, task: str) -> dict:
     """How the `task` network of the checkpoint at `path` was trained (read from its header;
     no weights loaded): a run's own file, or a shipped file that packs both networks."""
-    _, info = checkpoint.read_metadata(path)
-    info = info.get("networks", {}).get(task, info)
+    info = checkpoint.training_record(checkpoint.read_metadata(path)[1], task)
     return {k: info[k] for k in ("command", "commit", "steps", "minutes", "device", "validation", "init_from") if k in info}
 
 
