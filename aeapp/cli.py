@@ -223,6 +223,7 @@ def cmd_info(args) -> int:
         print(f"\nnetwork {name!r}: {params[name] / 1e6:.2f} M parameters, widths {list(config.widths)}, "
               f"unshuffle {config.unshuffle}, stride {config.stride}, latent {config.latent_channels} channels, "
               f"{config.global_blocks} Fourier blocks" + (f", prefill {config.prefill}" if name == "fill" else "")
+              + (f", full-resolution refinement head of {config.refine_channels} channels" if config.refine_channels else "")
               + f", latent noise on skip levels {list(config.noisy_skip_levels)}")
         for key in ("command", "data", "training_images", "seed", "steps", "minutes", "device", "world_size", "commit"):
             if key in run:

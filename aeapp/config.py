@@ -52,8 +52,8 @@ class ModelConfig:
     """Architecture of the repair autoencoder (see aeapp/model.py)."""
 
     # The first layer folds unshuffle x unshuffle pixel blocks into channels (FFDNet-style)
-    # so no convolution runs at full resolution: that is what keeps a megapixel under a
-    # second on two CPU cores.
+    # so no wide convolution runs at full resolution (only the optional refinement head, 16
+    # channels): that is what keeps a megapixel under a second on two CPU cores.
     unshuffle: int = 4
     # Channels at each encoder level; level i runs at 1 / (unshuffle * 2**i) resolution.
     widths: tuple[int, ...] = (64, 128, 192)
@@ -78,6 +78,12 @@ class ModelConfig:
     # trained on "telea" and does better from this start, measured on CBSD432), "coarse"
     # (local averages of the known pixels) or "zeros".
     prefill: str = "telea"
+    # Channels of a small full-resolution head that refines the decoder's output from the
+    # output, the input and the mask (0: none). Everything else runs at 1/unshuffle of the
+    # side or less, and with 4x4 the pixels next to a hole's edge came out worse than a
+    # classical interpolation of their known neighbours; this head sees them at full
+    # resolution (checkpoints/README.md, experiment 21).
+    refine_channels: int = 0
 
     def __post_init__(self):
         levels = len(self.widths)
@@ -87,6 +93,8 @@ class ModelConfig:
             raise ValueError("encoder_blocks and decoder_blocks need one entry per width")
         if self.unshuffle < 1 or self.latent_channels < 1 or self.global_blocks < 0:
             raise ValueError("unshuffle and latent_channels must be positive")
+        if self.refine_channels < 0:
+            raise ValueError("refine_channels must be 0 (no refinement head) or positive")
         if any(not 0 <= i < levels - 1 for i in self.noisy_skip_levels):
             raise ValueError("noisy_skip_levels must name skip levels (0 .. len(widths) - 2)")
         if self.prefill not in PREFILLS:

@@ -4,8 +4,10 @@ A U-shaped convolutional autoencoder that works at low resolution: pixel-unshuff
 4x4 blocks into channels, so the finest convolution runs at a quarter of the input's
 side. The coarsest level mixes dilated residual blocks with Fourier blocks (LaMa's fast
 Fourier convolution, simplified) for a global receptive field. The decoder predicts a
-residual that is added to the input (holes zeroed, or filled by a previous pass), so denoising only has to learn the
-noise, and holes the content.
+residual that is added to the input (holes prefilled, or filled by a previous pass), so
+denoising only has to learn the noise, and holes the content. An optional small head
+(`ModelConfig.refine_channels`) then refines that output at full resolution, where a hole's
+edge meets its known neighbours.
 
 The latent code is the coarsest feature map together with the skip features named in
 `ModelConfig.noisy_skip_levels`; `decode(encode(x, m) + noise)` is how variations are made.
@@ -13,6 +15,7 @@ The latent code is the coarsest feature map together with the skip features name
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -32,6 +35,7 @@ class Latent:
     code: torch.Tensor
     skips: list[torch.Tensor]
     input: torch.Tensor  # the RGB input, to which the decoder's residual is added
+    mask: torch.Tensor | None = None  # the mask it was encoded with, for the refinement head
     size: tuple[int, int] | None = None  # (h, w) before padding, set by the engine
     network: str = ""  # which of the engine's networks made it ("fill" or "restore")
 
@@ -92,6 +96,19 @@ def _blocks(channels: int, count: int, dilations=(1,)) -> nn.Sequential:
     return nn.Sequential(*[ResBlock(channels, dilations[i % len(dilations)]) for i in range(count)])
 
 
+def _refine_head(channels: int) -> nn.Sequential:
+    """Two hidden full-resolution layers over (output, input, mask); the last starts at zero,
+    so adding the head to a trained network leaves its output unchanged until it learns."""
+    head = nn.Sequential(
+        nn.Conv2d(7, channels, 3, padding=1), nn.SiLU(),
+        nn.Conv2d(channels, channels, 3, padding=1), nn.SiLU(),
+        nn.Conv2d(channels, 3, 3, padding=1),
+    )
+    nn.init.zeros_(head[-1].weight)
+    nn.init.zeros_(head[-1].bias)
+    return head
+
+
 class ConvAutoencoder(nn.Module):
     """Image + mask -> latent -> repaired image. Built only from a ModelConfig.
 
@@ -130,6 +147,7 @@ class ConvAutoencoder(nn.Module):
         self.head = nn.Conv2d(w[0], 3 * r * r, 3, padding=1)
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
+        self.refine = _refine_head(config.refine_channels) if config.refine_channels else None
 
     def encode(self, image: torch.Tensor, mask: torch.Tensor) -> Latent:
         """Encode an image whose holes (mask 1) hold zeros on a first pass, or a previous
@@ -143,7 +161,7 @@ class ConvAutoencoder(nn.Module):
                 skips.append(x)
                 x = self.down[i](x)
         x = self.global_blocks(x)
-        return Latent(code=self.to_latent(x), skips=skips, input=image)
+        return Latent(code=self.to_latent(x), skips=skips, input=image, mask=mask)
 
     def decode(self, latent: Latent) -> torch.Tensor:
         x = self.from_latent(latent.code)
@@ -152,8 +170,10 @@ class ConvAutoencoder(nn.Module):
             if j < len(self.up):
                 skip = latent.skips[len(latent.skips) - 1 - j]
                 x = self.merge[j](torch.cat([self.up[j](x), skip], dim=1))
-        residual = F.pixel_shuffle(self.head(x), self.config.unshuffle)
-        return latent.input + residual
+        out = latent.input + F.pixel_shuffle(self.head(x), self.config.unshuffle)
+        if self.refine is not None:
+            out = out + self.refine(torch.cat([out, latent.input, latent.mask], dim=1))
+        return out
 
     def add_latent_noise(self, latent: Latent, strength, generator: torch.Generator | None = None) -> Latent:
         """Add `strength` standard deviations of Gaussian noise to the latent code.
@@ -172,7 +192,7 @@ class ConvAutoencoder(nn.Module):
             return (t.float() + s.to(t.device) * spread * eps.to(t.device)).to(t.dtype)
 
         skips = [noisy(t) if i in self.config.noisy_skip_levels else t for i, t in enumerate(latent.skips)]
-        return Latent(code=noisy(latent.code), skips=skips, input=latent.input, size=latent.size, network=latent.network)
+        return dataclasses.replace(latent, code=noisy(latent.code), skips=skips)
 
     def forward(self, image: torch.Tensor, mask: torch.Tensor, strength=0.0, generator=None) -> torch.Tensor:
         latent = self.encode(image, mask)

@@ -1,3 +1,5 @@
+import dataclasses
+
 import pytest
 import torch
 
@@ -88,3 +90,33 @@ def test_training_step_reduces_loss():
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < losses[0]
+
+
+def test_refinement_head_starts_as_the_identity_and_then_acts_at_full_resolution():
+    base = make_tiny_model()
+    refined = ConvAutoencoder(dataclasses.replace(TINY, refine_channels=4)).eval()
+    missing, unexpected = refined.load_state_dict(base.state_dict(), strict=False)
+    assert not unexpected and missing and all(k.startswith("refine.") for k in missing)
+    x, m = torch.rand(1, 3, 16, 16), (torch.rand(1, 1, 16, 16) > 0.7).float()
+    with torch.no_grad():
+        assert torch.equal(refined(x, m), base.eval()(x, m))  # a fresh head adds nothing
+        for p in refined.refine.parameters():
+            p.normal_(0.0, 0.15)
+        # The head sees the mask at full resolution: one changed mask pixel changes the
+        # output only within the head's 7x7 reach once the decoder's input is the same.
+        lat = refined.encode(x, m)
+        other = dataclasses.replace(lat, mask=lat.mask.clone())
+        other.mask[..., 8, 8] = 1 - other.mask[..., 8, 8]
+        diff = (refined.decode(lat) - refined.decode(other)).abs().sum(1)[0]
+    assert diff[8, 8] > 0
+    assert diff[:5].sum() == 0 and diff[12:].sum() == 0 and diff[:, :5].sum() == 0 and diff[:, 12:].sum() == 0
+
+
+def test_latent_noise_keeps_the_mask_for_the_refinement_head():
+    model = ConvAutoencoder(dataclasses.replace(TINY, refine_channels=4)).eval()
+    x, m = torch.rand(1, 3, 16, 16), torch.ones(1, 1, 16, 16)
+    with torch.no_grad():
+        lat = model.encode(x, m)
+        noisy = model.add_latent_noise(lat, 1.0, torch.Generator().manual_seed(0))
+        assert noisy.mask is lat.mask and noisy.input is lat.input
+        assert model.decode(noisy).shape == x.shape

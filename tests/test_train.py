@@ -163,6 +163,20 @@ def test_init_from_fine_tunes_and_records_the_lineage(data, tmp_path, capsys):
     with pytest.raises(SystemExit, match="architecture differs"):
         train(parse_args(_args(data, tmp_path / "bad", 1, other)))
 
+    # Adding a refinement head is the one change allowed: the rest is loaded, the head
+    # starts as the identity. The other way round (dropping a trained head) is refused.
+    train(parse_args(_args(data, tmp_path / "head", 1, [*extra, "--model-refine-channels", "4", "--lr", "0", "--min-lr", "0"])))
+    headed, _ = checkpoint.load(tmp_path / "head" / "last.safetensors")
+    state = headed["fill"].state_dict()
+    assert headed["fill"].config.refine_channels == 4 and any(k.startswith("refine.") for k in state)
+    assert all(torch.equal(v, state[k]) for k, v in source["fill"].state_dict().items())
+    capsys.readouterr()
+    assert cli.main(["info", str(tmp_path / "head" / "last.safetensors")]) == 0
+    assert "full-resolution refinement head of 4 channels" in capsys.readouterr().out
+    back = ["--val-every", "100", "--init-from", str(tmp_path / "head" / "last.safetensors")]
+    with pytest.raises(SystemExit, match="architecture differs"):
+        train(parse_args(_args(data, tmp_path / "bad2", 1, back)))
+
 
 def test_unknown_task_is_refused():
     with pytest.raises(ValueError, match="task must be one of fill, restore"):

@@ -238,14 +238,18 @@ def init_weights(cfg: TrainConfig, model: ConvAutoencoder, ema: ConvAutoencoder)
     source = networks.get(cfg.task) or (next(iter(networks.values())) if len(networks) == 1 else None)
     if source is None:
         raise SystemExit(f"--init-from {cfg.init_from} has no {cfg.task!r} network (it has {', '.join(networks)})")
+    # The one difference allowed: this run adds a refinement head the source lacks (the
+    # head starts as the identity, so the fine-tune starts from the source's output).
     try:
-        model.load_state_dict(source.state_dict())
-    except RuntimeError:
+        missing, unexpected = model.load_state_dict(source.state_dict(), strict=False)
+    except RuntimeError:  # a tensor of another shape
+        missing, unexpected = [""], []
+    if unexpected or any(not k.startswith("refine.") for k in missing):
         raise SystemExit(
             f"--init-from {cfg.init_from}: its architecture differs from this run's --model-* flags "
             f"(it was trained with {source.config.to_dict()})"
-        ) from None
-    ema.load_state_dict(source.state_dict())
+        )
+    ema.load_state_dict(model.state_dict())
     return lineage(cfg.init_from, cfg.task)
 
 
