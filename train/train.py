@@ -242,9 +242,10 @@ def init_weights(cfg: TrainConfig, model: ConvAutoencoder, ema: ConvAutoencoder)
     # head starts as the identity, so the fine-tune starts from the source's output).
     try:
         missing, unexpected = model.load_state_dict(source.state_dict(), strict=False)
+        fits = not unexpected and all(k.startswith("refine.") for k in missing)
     except RuntimeError:  # a tensor of another shape
-        missing, unexpected = [""], []
-    if unexpected or any(not k.startswith("refine.") for k in missing):
+        fits = False
+    if not fits:
         raise SystemExit(
             f"--init-from {cfg.init_from}: its architecture differs from this run's --model-* flags "
             f"(it was trained with {source.config.to_dict()})"
