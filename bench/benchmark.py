@@ -108,18 +108,23 @@ def tune_denoisers(images: list[np.ndarray], seed: int) -> dict[str, dict[str, f
     return tuned
 
 
+def inpaint_biharmonic(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """scikit-image's biharmonic inpainting, known pixels kept exactly."""
+    from skimage.restoration import inpaint_biharmonic as biharmonic
+
+    return np.where(mask[..., None], biharmonic(image, mask, channel_axis=-1), image).astype(np.float32)
+
+
 def methods_for(task: str, engine, tuned: dict, bm3d_limit: int, skip: set[str]) -> list[Method]:
     def aeapp_run(x, m):
         return engine.repair(x, m)
 
     if task in MASK_TASKS:
-        from skimage.restoration import inpaint_biharmonic
-
         methods = [
             Method("aeapp", aeapp_run),
             Method("OpenCV Telea", peers.inpaint_telea),
             Method("OpenCV Navier-Stokes", peers.inpaint_ns),
-            Method("scikit-image biharmonic", lambda x, m: np.where(m[..., None], inpaint_biharmonic(x, m, channel_axis=-1), x).astype(np.float32)),
+            Method("scikit-image biharmonic", inpaint_biharmonic),
         ]
     else:
         from skimage.restoration import denoise_tv_chambolle

@@ -183,3 +183,17 @@ def test_plot_with_denoising_tasks_only(tmp_path):
     results = {"tasks": rows, "images": 4, "data": "CBSD68", "machine": "test"}
     benchmark.plot(results, tmp_path / "plot.png")
     assert (tmp_path / "plot.png").stat().st_size > 5_000
+
+
+def test_hole_edge_script_scores_each_ring_of_each_kind(tmp_path, tiny_checkpoint):
+    from bench import hole_edge
+
+    data = tmp_path / "data"
+    save_image(make_photo(48, 64, seed=3), data / "a.png")
+    results = hole_edge.main(["--data", str(data), "--images", "1", "--checkpoint", str(tiny_checkpoint)])
+    kinds = {key.split(",")[0] for key in results}
+    assert kinds == {"thin", "thick", "boxes", "scratches"}
+    for kind in kinds:
+        shares = [row["share"] for key, row in results.items() if key.startswith(kind + ",")]
+        assert abs(sum(shares) - 1) < 1e-6
+    assert all(np.isfinite(row["aeapp"]) and np.isfinite(row["biharmonic"]) for row in results.values())
