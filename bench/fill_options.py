@@ -16,10 +16,24 @@ import dataclasses
 
 import numpy as np
 
-from aeapp import damage, image_io, metrics, peers
+from aeapp import damage, metrics, peers
 from aeapp.engine import get_engine
 
 KINDS = ("thin", "thick", "boxes", "scratches")
+
+
+def damaged_samples(folder, count: int, seed: int) -> list[tuple]:
+    """(kind, clean, damaged, mask) for each of the first `count` images of `folder` and each
+    hole kind, seeded by (seed, image, kind): the holes every fill study here is scored on."""
+    from train.data import load_folder
+
+    samples = []
+    for i, img in enumerate(load_folder(folder, limit=count)):
+        clean = img.astype(np.float32) / 255.0
+        for k, kind in enumerate(KINDS):
+            damaged, mask = damage.apply_damage(clean, kind, np.random.default_rng([seed, i, k]))
+            samples.append((kind, clean, damaged, mask))
+    return samples
 
 
 def main(argv=None) -> dict:
@@ -31,17 +45,10 @@ def main(argv=None) -> dict:
     p.add_argument("--prefills", nargs="*", default=["telea", "telea_ns"])
     p.add_argument("--strengths", type=float, nargs="*", default=[1.0, 1.5, 3.0])
     args = p.parse_args(argv)
-    from train.data import load_folder
-
     engine = get_engine(args.checkpoint)
     fill = engine.network("fill")
     shipped = fill.config
-    samples = []
-    for i, img in enumerate(load_folder(args.data, limit=args.images)):
-        clean = img.astype(np.float32) / 255.0
-        for k, kind in enumerate(KINDS):
-            damaged, mask = damage.apply_damage(clean, kind, np.random.default_rng([args.seed, i, k]))
-            samples.append((kind, clean, damaged, mask))
+    samples = damaged_samples(args.data, args.images, args.seed)
 
     def report(name, fn) -> dict:
         scores = {kind: [] for kind in KINDS}

@@ -17,10 +17,10 @@ import argparse
 import cv2
 import numpy as np
 
-from aeapp import damage, metrics
+from aeapp import metrics
 from aeapp.engine import get_engine
 from bench.benchmark import inpaint_biharmonic
-from bench.fill_options import KINDS
+from bench.fill_options import KINDS, damaged_samples
 
 RINGS = ((0.0, 1.5), (1.5, 2.5), (2.5, 4.0), (4.0, np.inf))
 
@@ -32,22 +32,17 @@ def main(argv=None) -> dict:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--checkpoint", default=None)
     args = p.parse_args(argv)
-    from train.data import load_folder
-
     engine = get_engine(args.checkpoint)
     pooled = {(kind, r): {"clean": [], "aeapp": [], "biharmonic": [], "mean": []} for kind in KINDS for r in range(len(RINGS))}
-    for i, img in enumerate(load_folder(args.data, limit=args.images)):
-        clean = img.astype(np.float32) / 255.0
-        for k, kind in enumerate(KINDS):
-            damaged, mask = damage.apply_damage(clean, kind, np.random.default_rng([args.seed, i, k]))
-            fills = {"aeapp": engine.repair(damaged, mask), "biharmonic": inpaint_biharmonic(damaged, mask)}
-            fills["mean"] = 0.5 * (fills["aeapp"] + fills["biharmonic"])
-            distance = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 5)
-            for r, (lo, hi) in enumerate(RINGS):
-                ring = mask & (distance > lo) & (distance <= hi)
-                pooled[kind, r]["clean"].append(clean[ring])
-                for name, fill in fills.items():
-                    pooled[kind, r][name].append(fill[ring])
+    for kind, clean, damaged, mask in damaged_samples(args.data, args.images, args.seed):
+        fills = {"aeapp": engine.repair(damaged, mask), "biharmonic": inpaint_biharmonic(damaged, mask)}
+        fills["mean"] = 0.5 * (fills["aeapp"] + fills["biharmonic"])
+        distance = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 5)
+        for r, (lo, hi) in enumerate(RINGS):
+            ring = mask & (distance > lo) & (distance <= hi)
+            pooled[kind, r]["clean"].append(clean[ring])
+            for name, fill in fills.items():
+                pooled[kind, r][name].append(fill[ring])
     results = {}
     for kind in KINDS:
         total = sum(sum(len(a) for a in pooled[kind, r]["clean"]) for r in range(len(RINGS)))
