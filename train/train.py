@@ -238,10 +238,13 @@ def init_weights(cfg: TrainConfig, model: ConvAutoencoder, ema: ConvAutoencoder)
     source = networks.get(cfg.task) or (next(iter(networks.values())) if len(networks) == 1 else None)
     if source is None:
         raise SystemExit(f"--init-from {cfg.init_from} has no {cfg.task!r} network (it has {', '.join(networks)})")
-    # The one difference allowed: this run adds a refinement head the source lacks (the
-    # head starts as the identity, so the fine-tune starts from the source's output).
+    # The one difference allowed is the refinement head: this run may add one the source
+    # lacks, or widen the source's; either way it starts from the source's output.
+    own = model.state_dict()
+    loaded = {k: _widened(v, own[k]) if k.startswith("refine.") and k in own else v
+              for k, v in source.state_dict().items()}
     try:
-        missing, unexpected = model.load_state_dict(source.state_dict(), strict=False)
+        missing, unexpected = model.load_state_dict(loaded, strict=False)
         fits = not unexpected and all(k.startswith("refine.") for k in missing)
     except RuntimeError:  # a tensor of another shape
         fits = False
@@ -252,6 +255,21 @@ def init_weights(cfg: TrainConfig, model: ConvAutoencoder, ema: ConvAutoencoder)
         )
     ema.load_state_dict(model.state_dict())
     return lineage(cfg.init_from, cfg.task)
+
+
+def _widened(trained: torch.Tensor, fresh: torch.Tensor) -> torch.Tensor:
+    """A trained head tensor set into the corner of a wider fresh one (net2net-style): the
+    old units keep their weights and read nothing from the new ones, which keep their fresh
+    initialisation (the head's last layer, zero, so adds nothing until trained). A tensor
+    no wider than `trained` in every dimension is returned as it is, for the shape check."""
+    if trained.shape == fresh.shape or any(t > f for t, f in zip(trained.shape, fresh.shape)) \
+            or trained.dim() != fresh.dim():
+        return trained
+    out = fresh.detach().clone()
+    if out.dim() > 1:  # a convolution's weight: the old outputs ignore the new inputs
+        out[: trained.shape[0]] = 0
+    out[tuple(slice(0, n) for n in trained.shape)] = trained
+    return out
 
 
 def lineage(path: str, task: str) -> dict:
