@@ -177,6 +177,25 @@ def test_init_from_fine_tunes_and_records_the_lineage(data, tmp_path, capsys):
     with pytest.raises(SystemExit, match="architecture differs"):
         train(parse_args(_args(data, tmp_path / "bad2", 1, back)))
 
+    # Widening a trained head: its units are kept, the new ones change nothing at the start.
+    trained = headed["fill"]
+    with torch.no_grad():  # a head that has learned something, so the test can see it kept
+        for p in trained.refine.parameters():
+            p.normal_(0, 0.1)
+    checkpoint.save(tmp_path / "trained_head.safetensors", {"fill": trained}, {"networks": {"fill": {"steps": 1, "command": "c"}}})
+    wide_args = ["--val-every", "100", "--init-from", str(tmp_path / "trained_head.safetensors"),
+                 "--model-refine-channels", "6", "--lr", "0", "--min-lr", "0"]
+    train(parse_args(_args(data, tmp_path / "wide", 1, wide_args)))
+    wide = checkpoint.load(tmp_path / "wide" / "last.safetensors")[0]["fill"]
+    assert wide.config.refine_channels == 6 and wide.refine[0].weight.shape[0] == 6
+    assert torch.equal(wide.refine[0].weight[:4], trained.refine[0].weight)
+    x, m = torch.rand(1, 3, 32, 32), (torch.rand(1, 1, 32, 32) > 0.7).float()
+    with torch.no_grad():
+        assert torch.allclose(wide.eval()(x, m), trained.eval()(x, m), atol=1e-6)
+    narrow = ["--val-every", "100", "--init-from", str(tmp_path / "wide" / "last.safetensors"), "--model-refine-channels", "4"]
+    with pytest.raises(SystemExit, match="architecture differs"):
+        train(parse_args(_args(data, tmp_path / "bad3", 1, narrow)))
+
 
 def test_unknown_task_is_refused():
     with pytest.raises(ValueError, match="task must be one of fill, restore"):
