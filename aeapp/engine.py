@@ -19,9 +19,10 @@ import numpy as np
 import torch
 
 from . import checkpoint, device as device_mod, image_io, masks
-from .config import RESTORE_VIEWS, VARY_STRENGTH
+from .config import EDGE_SOLVE, RESTORE_VIEWS, VARY_STRENGTH
 from .model import ConvAutoencoder, Latent
 from .padding import pad_to_multiple, unpad
+from .edge_solve import resolve_edges
 from .prefill import prefill
 
 ProgressFn = Callable[[float, str], None]
@@ -160,6 +161,7 @@ class Engine:
         tile: int = 2048,
         overlap: int = 128,
         restore_views: int = RESTORE_VIEWS,
+        edge_solve: bool = EDGE_SOLVE,
     ):
         unknown = sorted(set(networks) - set(NETWORKS))
         if unknown or not networks:
@@ -167,6 +169,7 @@ class Engine:
         if not 1 <= int(restore_views) <= len(VIEWS):
             raise ValueError(f"restore_views must be between 1 and {len(VIEWS)}, got {restore_views}")
         self.restore_views = int(restore_views)
+        self.edge_solve = bool(edge_solve)
         self.device = device
         self.dtype = dtype
         self.info = info or {}
@@ -286,6 +289,12 @@ class Engine:
 
     # ---- public operations --------------------------------------------------------------
 
+    def _fill_result(self, pred: np.ndarray, rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """The fill network's prediction in the holes, the known pixels exact, and (with
+        `edge_solve`) the holes' edge ring re-solved biharmonically from both."""
+        out = masks.composite(pred, rgb, mask)
+        return resolve_edges(out, mask) if self.edge_solve else out
+
     def prepare(self, image, mask=None) -> tuple[np.ndarray, np.ndarray]:
         """(float32 HxWx3 image, bool HxW mask) from any supported image and mask.
 
@@ -329,7 +338,7 @@ class Engine:
         current = self._first_fill(rgb, m, window)
         for step in range(steps):
             pred = self._predict(current, m, name, window, float(strength), generator, _part(progress, step, steps, "pass"))
-            current = pred if name == "restore" else masks.composite(pred, rgb, m)
+            current = pred if name == "restore" else self._fill_result(pred, rgb, m)
             if progress:
                 progress((step + 1) / steps, f"pass {step + 1}/{steps} done")
         return current
@@ -358,7 +367,7 @@ class Engine:
         else:
             for s in range(int(seed), int(seed) + int(count)):
                 out.append(self._predict(start, m, name, window, float(strength), torch.Generator().manual_seed(s)))
-        return [masks.composite(o, rgb, m) if name == "fill" else o for o in out]
+        return [self._fill_result(o, rgb, m) if name == "fill" else o for o in out]
 
     def encode(self, image, mask=None) -> Latent:
         """The latent code of an image (and optional mask), for `decode` or inspection.
