@@ -1,0 +1,55 @@
+import numpy as np
+import torch
+
+from aeapp.edge_solve import edge_ring, resolve_edges
+from aeapp.engine import Engine
+
+from .conftest import make_photo, make_tiny_networks
+
+
+def _box(shape, y0, y1, x0, x1):
+    m = np.zeros(shape, bool)
+    m[y0:y1, x0:x1] = True
+    return m
+
+
+def test_the_ring_is_the_hole_pixels_touching_a_known_one():
+    mask = _box((12, 12), 3, 9, 2, 10)
+    ring = edge_ring(mask)
+    assert ring[3, 5] and ring[8, 5] and ring[5, 2] and ring[5, 9]  # the four sides
+    assert not ring[4:8, 3:9].any() and not ring[~mask].any()  # the inside, and no known pixel
+    assert edge_ring(np.zeros((5, 5), bool)).sum() == 0
+
+
+def test_the_ring_is_resolved_from_both_sides_and_nothing_else_moves():
+    # A linear ramp is biharmonic: with wrong values on the ring and the right ones around
+    # it (known outside, "network" inside), the solve recovers the ramp.
+    yy, xx = np.mgrid[0:24, 0:30].astype(np.float32)
+    truth = np.stack([0.2 + 0.02 * xx, 0.1 + 0.03 * yy, 0.5 + 0.01 * (xx - yy)], axis=-1)
+    mask = _box((24, 30), 6, 18, 5, 22)
+    ring = edge_ring(mask)
+    filled = truth.copy()
+    filled[ring] = 0.9
+    out = resolve_edges(filled, mask)
+    assert np.abs(out[ring] - truth[ring]).max() < 1e-3
+    assert np.array_equal(out[~ring], filled[~ring])
+    assert out.dtype == np.float32 and out.min() >= 0 and out.max() <= 1
+
+
+def test_a_hole_covering_everything_or_nothing_is_left_alone():
+    img = make_photo(10, 12)
+    assert np.array_equal(resolve_edges(img, np.ones((10, 12), bool)), img)
+    assert np.array_equal(resolve_edges(img, np.zeros((10, 12), bool)), img)
+
+
+def test_the_engine_changes_only_the_ring_and_keeps_known_pixels():
+    photo = make_photo(40, 52)
+    mask = _box((40, 52), 10, 22, 12, 30)
+    on = Engine(make_tiny_networks(), torch.device("cpu"), torch.float32)
+    off = Engine(make_tiny_networks(), torch.device("cpu"), torch.float32, edge_solve=False)
+    a, b = on.repair(photo, mask), off.repair(photo, mask)
+    ring = edge_ring(mask)
+    assert np.array_equal(a[~mask], photo[~mask]) and np.array_equal(a[~ring], b[~ring])
+    assert not np.allclose(a[ring], b[ring])
+    variants = on.vary(photo, strength=1.0, count=2, seed=0, mask=mask)
+    assert all(np.array_equal(v[~mask], photo[~mask]) for v in variants)
