@@ -53,3 +53,16 @@ def test_the_engine_changes_only_the_ring_and_keeps_known_pixels():
     assert not np.allclose(a[ring], b[ring])
     variants = on.vary(photo, strength=1.0, count=2, seed=0, mask=mask)
     assert all(np.array_equal(v[~mask], photo[~mask]) for v in variants)
+
+
+
+def test_the_solution_satisfies_the_discrete_biharmonic_equation():
+    from aeapp.edge_solve import _STENCIL, solve_biharmonic
+
+    img = make_photo(40, 52)
+    unknown = _box((40, 52), 10, 28, 8, 40) & ~_box((40, 52), 13, 25, 11, 37)  # a ring, known inside
+    out = solve_biharmonic(img, unknown).astype(np.float64)
+    ys, xs = np.nonzero(unknown)
+    residual = sum(w * out[ys + dy, xs + dx] for (dy, dx), w in _STENCIL)
+    assert np.abs(residual).max() < 1e-4
+    assert np.array_equal(out[~unknown], img[~unknown])
