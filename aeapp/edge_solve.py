@@ -1,7 +1,7 @@
 """The pixels at a hole's edge, re-solved by biharmonic interpolation after the network fills.
 
 The fill network sees a hole through 4x4 pixel blocks (its refinement head, 7x7 pixels), and
-next to a known pixel a biharmonic interpolation (what scikit-image's inpainting solves) is
+next to a known pixel a biharmonic interpolation (scikit-image's inpainting, the benchmark's peer) is
 as good or better, while further in the network wins by far (bench/hole_edge.py). So the
 ring of hole pixels that touch a known pixel is solved again, biharmonically, with the known
 pixels on one side and the network's fill on the other as its boundary: a sparse system
