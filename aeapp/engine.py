@@ -20,9 +20,9 @@ import torch
 
 from . import checkpoint, device as device_mod, image_io, masks
 from .config import EDGE_SOLVE, RESTORE_VIEWS, VARY_STRENGTH
+from .edge_solve import resolve_edges
 from .model import ConvAutoencoder, Latent
 from .padding import pad_to_multiple, unpad
-from .edge_solve import resolve_edges
 from .prefill import prefill
 
 ProgressFn = Callable[[float, str], None]
