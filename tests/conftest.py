@@ -38,6 +38,14 @@ def make_tiny_model(seed: int = 0) -> ConvAutoencoder:
     return model.eval()
 
 
+def make_hole(shape, box=(10, 20, 12, 30)) -> np.ndarray:
+    """A bool mask with one rectangular hole, box = (y0, y1, x0, x1)."""
+    m = np.zeros(shape, bool)
+    y0, y1, x0, x1 = box
+    m[y0:y1, x0:x1] = True
+    return m
+
+
 def make_photo(h: int = 40, w: int = 52, seed: int = 0) -> np.ndarray:
     """A smooth, textured float32 HxWx3 image in [0,1]: gradients, a disc and stripes."""
     rng = np.random.default_rng(seed)

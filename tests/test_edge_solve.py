@@ -1,20 +1,14 @@
 import numpy as np
 import torch
 
-from aeapp.edge_solve import edge_ring, resolve_edges
+from aeapp.edge_solve import _STENCIL, edge_ring, resolve_edges, solve_biharmonic
 from aeapp.engine import Engine
 
-from .conftest import make_photo, make_tiny_networks
-
-
-def _box(shape, y0, y1, x0, x1):
-    m = np.zeros(shape, bool)
-    m[y0:y1, x0:x1] = True
-    return m
+from .conftest import make_hole, make_photo, make_tiny_networks
 
 
 def test_the_ring_is_the_hole_pixels_touching_a_known_one():
-    mask = _box((12, 12), 3, 9, 2, 10)
+    mask = make_hole((12, 12), (3, 9, 2, 10))
     ring = edge_ring(mask)
     assert ring[3, 5] and ring[8, 5] and ring[5, 2] and ring[5, 9]  # the four sides
     assert not ring[4:8, 3:9].any() and not ring[~mask].any()  # the inside, and no known pixel
@@ -26,7 +20,7 @@ def test_the_ring_is_resolved_from_both_sides_and_nothing_else_moves():
     # it (known outside, "network" inside), the solve recovers the ramp.
     yy, xx = np.mgrid[0:24, 0:30].astype(np.float32)
     truth = np.stack([0.2 + 0.02 * xx, 0.1 + 0.03 * yy, 0.5 + 0.01 * (xx - yy)], axis=-1)
-    mask = _box((24, 30), 6, 18, 5, 22)
+    mask = make_hole((24, 30), (6, 18, 5, 22))
     ring = edge_ring(mask)
     filled = truth.copy()
     filled[ring] = 0.9
@@ -44,7 +38,7 @@ def test_a_hole_covering_everything_or_nothing_is_left_alone():
 
 def test_the_engine_changes_only_the_ring_and_keeps_known_pixels():
     photo = make_photo(40, 52)
-    mask = _box((40, 52), 10, 22, 12, 30)
+    mask = make_hole((40, 52), (10, 22, 12, 30))
     on = Engine(make_tiny_networks(), torch.device("cpu"), torch.float32)
     off = Engine(make_tiny_networks(), torch.device("cpu"), torch.float32, edge_solve=False)
     a, b = on.repair(photo, mask), off.repair(photo, mask)
@@ -55,12 +49,9 @@ def test_the_engine_changes_only_the_ring_and_keeps_known_pixels():
     assert all(np.array_equal(v[~mask], photo[~mask]) for v in variants)
 
 
-
 def test_the_solution_satisfies_the_discrete_biharmonic_equation():
-    from aeapp.edge_solve import _STENCIL, solve_biharmonic
-
     img = make_photo(40, 52)
-    unknown = _box((40, 52), 10, 28, 8, 40) & ~_box((40, 52), 13, 25, 11, 37)  # a ring, known inside
+    unknown = make_hole((40, 52), (10, 28, 8, 40)) & ~make_hole((40, 52), (13, 25, 11, 37))  # a ring, known inside
     out = solve_biharmonic(img, unknown).astype(np.float64)
     ys, xs = np.nonzero(unknown)
     residual = sum(w * out[ys + dy, xs + dx] for (dy, dx), w in _STENCIL)

@@ -8,14 +8,7 @@ import torch
 from aeapp import device as device_mod, engine as engine_mod
 from aeapp.engine import Engine, get_engine
 
-from .conftest import make_photo, make_tiny_model, make_tiny_networks
-
-
-def _hole(shape, box=(10, 20, 12, 30)):
-    m = np.zeros(shape, bool)
-    y0, y1, x0, x1 = box
-    m[y0:y1, x0:x1] = True
-    return m
+from .conftest import make_hole, make_photo, make_tiny_model, make_tiny_networks
 
 
 @pytest.mark.parametrize("h,w", [(40, 52), (17, 9), (1, 1), (3, 50), (1, 10000)])
@@ -34,7 +27,7 @@ def test_unmasked_pixels_are_exact_for_odd_sizes(engine, h, w):
 
 
 def test_holes_are_filled_from_context_not_left_black(engine, photo):
-    mask = _hole(photo.shape[:2])
+    mask = make_hole(photo.shape[:2])
     out = engine.repair(photo, mask)
     assert not np.array_equal(out[mask], np.zeros_like(out[mask]))
 
@@ -52,14 +45,14 @@ def test_full_mask_is_a_clear_error(engine, photo):
 
 
 def test_strength_zero_is_deterministic_and_ignores_seed(engine, photo):
-    mask = _hole(photo.shape[:2])
+    mask = make_hole(photo.shape[:2])
     a = engine.repair(photo, mask, strength=0.0, seed=1)
     b = engine.repair(photo, mask, strength=0.0, seed=2)
     assert np.array_equal(a, b)
 
 
 def test_strength_gives_different_fills_per_seed_and_same_fill_per_seed(engine, photo):
-    mask = _hole(photo.shape[:2])
+    mask = make_hole(photo.shape[:2])
     a = engine.repair(photo, mask, strength=1.0, seed=1)
     b = engine.repair(photo, mask, strength=1.0, seed=1)
     c = engine.repair(photo, mask, strength=1.0, seed=2)
@@ -69,7 +62,7 @@ def test_strength_gives_different_fills_per_seed_and_same_fill_per_seed(engine, 
 
 
 def test_refinement_steps_run_and_keep_known_pixels(engine, photo):
-    mask = _hole(photo.shape[:2])
+    mask = make_hole(photo.shape[:2])
     one = engine.repair(photo, mask, steps=1)
     three = engine.repair(photo, mask, steps=3)
     assert np.array_equal(three[~mask], photo[~mask])
@@ -92,7 +85,7 @@ def test_transparent_pixels_become_holes(engine, photo):
     rgba = np.dstack([photo, np.ones(photo.shape[:2], np.float32)])
     rgba[5:9, 5:9, 3] = 0.0
     out = engine.repair(rgba)
-    expected = engine.repair(photo, _hole(photo.shape[:2], (5, 9, 5, 9)))
+    expected = engine.repair(photo, make_hole(photo.shape[:2], (5, 9, 5, 9)))
     assert np.array_equal(out, expected)
 
 
@@ -100,7 +93,7 @@ def test_paths_and_uint8_arrays_are_accepted(engine, photo, tmp_path):
     from aeapp.image_io import save_image, to_uint8
 
     save_image(photo, tmp_path / "p.png")
-    mask = _hole(photo.shape[:2])
+    mask = make_hole(photo.shape[:2])
     save_image(mask, tmp_path / "m.png")
     from_files = engine.repair(tmp_path / "p.png", tmp_path / "m.png")
     from_arrays = engine.repair(to_uint8(photo), to_uint8(mask.astype(np.float32)))
@@ -109,7 +102,7 @@ def test_paths_and_uint8_arrays_are_accepted(engine, photo, tmp_path):
 
 def test_large_images_are_tiled_with_blended_seams(tiny_model, photo):
     big = make_photo(70, 90)
-    mask = _hole(big.shape[:2], (30, 40, 10, 80))
+    mask = make_hole(big.shape[:2], (30, 40, 10, 80))
     tiled = Engine(make_tiny_networks(), torch.device("cpu"), torch.float32, tile=32, overlap=8)
     whole = Engine(make_tiny_networks(), torch.device("cpu"), torch.float32)
     assert len(engine_mod._tile_layout(70, tiled.tile, tiled.overlap)[0]) > 1
@@ -139,7 +132,7 @@ def test_tiles_without_holes_skip_the_fill_network(engine):
     original = fill.encode
     fill.encode = lambda *a, **k: calls.append(1) or original(*a, **k)
     big = make_photo(70, 90)
-    mask = _hole(big.shape[:2], (2, 8, 2, 8))  # only in the first tile
+    mask = make_hole(big.shape[:2], (2, 8, 2, 8))  # only in the first tile
     out = tiled.repair(big, mask)
     assert len(calls) == 1 and np.array_equal(out[~mask], big[~mask])
 
@@ -161,7 +154,7 @@ def test_the_fill_network_sees_only_the_window_around_the_holes(engine):
     original = fill.encode
     fill.encode = lambda x, m: seen.append(tuple(x.shape[-2:])) or original(x, m)
     big = make_photo(600, 800)
-    mask = _hole(big.shape[:2], (300, 310, 400, 420))
+    mask = make_hole(big.shape[:2], (300, 310, 400, 420))
     out = engine.repair(big, mask)
     variants = engine.vary(big, strength=1.0, count=2, seed=0, mask=mask)
     assert seen == [(268, 276)] * 2  # the 266 x 276 window, padded to the tiny model's stride of 4
@@ -176,7 +169,7 @@ def test_prefill_in_the_window_equals_the_whole_images(engine, monkeypatch, meth
 
     monkeypatch.setattr(engine.networks["fill"], "config", dataclasses.replace(engine.networks["fill"].config, prefill=method))
     big = make_photo(400, 500)
-    mask = _hole(big.shape[:2], (200, 230, 240, 250))
+    mask = make_hole(big.shape[:2], (200, 230, 240, 250))
     assert engine_mod._fill_window(mask) != (slice(0, 400), slice(0, 500))
     assert np.array_equal(engine._first_fill(big, mask, engine_mod._fill_window(mask)), prefill(big, mask, method))
 
@@ -185,7 +178,7 @@ def test_blind_and_hole_repairs_use_different_networks(photo):
     only_fill = Engine({"fill": make_tiny_model(0)}, torch.device("cpu"), torch.float32)
     with pytest.raises(ValueError, match="no 'restore' network, so blind restoration"):
         only_fill.repair(photo)
-    only_fill.repair(photo, _hole(photo.shape[:2]))
+    only_fill.repair(photo, make_hole(photo.shape[:2]))
 
 
 def test_views_are_undone_exactly_for_every_rotation_and_mirror():
@@ -212,7 +205,7 @@ def test_restore_views_average_the_network_over_rotations(photo):
 def test_restore_views_leave_fills_and_latent_noise_alone(photo):
     one = Engine(make_tiny_networks(), torch.device("cpu"), torch.float32, restore_views=1)
     four = Engine(make_tiny_networks(), torch.device("cpu"), torch.float32, restore_views=4)
-    hole = _hole(photo.shape[:2])
+    hole = make_hole(photo.shape[:2])
     assert np.array_equal(one.repair(photo, hole), four.repair(photo, hole))
     assert np.array_equal(one.repair(photo, strength=1.0, seed=3), four.repair(photo, strength=1.0, seed=3))
     assert np.array_equal(one.vary(photo, count=2)[1], four.vary(photo, count=2)[1])
@@ -250,13 +243,13 @@ def test_vary_gives_distinct_reproducible_variants(engine, photo):
 
 
 def test_vary_with_a_mask_only_changes_holes(engine, photo):
-    mask = _hole(photo.shape[:2])
+    mask = make_hole(photo.shape[:2])
     for v in engine.vary(photo, strength=1.0, count=2, seed=0, mask=mask):
         assert np.array_equal(v[~mask], photo[~mask])
 
 
 def test_vary_with_a_mask_gives_the_fills_repair_gives_for_each_seed(engine, photo):
-    mask = _hole(photo.shape[:2])
+    mask = make_hole(photo.shape[:2])
     fills = engine.vary(photo, strength=1.5, count=2, seed=5, mask=mask)
     for i, fill in enumerate(fills):
         assert np.array_equal(fill, engine.repair(photo, mask, strength=1.5, seed=5 + i))
@@ -340,7 +333,7 @@ def test_shipped_weights_in_bfloat16_match_float32(photo):
     bf16 = Engine(checkpoint.load(checkpoint.DEFAULT_CHECKPOINT)[0], torch.device("cpu"), torch.bfloat16)
     full = Engine(checkpoint.load(checkpoint.DEFAULT_CHECKPOINT)[0], torch.device("cpu"), torch.float32)
     noisy = np.clip(photo + np.random.default_rng(0).normal(0, 25 / 255, photo.shape), 0, 1).astype(np.float32)
-    mask = _hole(photo.shape[:2])
+    mask = make_hole(photo.shape[:2])
     for image, m, ref_mask in ((noisy, None, None), (photo, mask, mask)):
         a, b = bf16.repair(image, m), full.repair(image, m)
         assert np.isfinite(a).all() and np.abs(a - b).mean() < 0.01
@@ -357,7 +350,7 @@ def test_shipped_weights_in_half_precision_stay_finite_on_extreme_inputs(photo):
     half = Engine(networks, torch.device("cpu"), torch.float16)
     full = Engine(checkpoint.load(checkpoint.DEFAULT_CHECKPOINT)[0], torch.device("cpu"), torch.float32)
     noise = np.random.default_rng(0).random(photo.shape).astype(np.float32)
-    mask = _hole(photo.shape[:2])
+    mask = make_hole(photo.shape[:2])
     for extreme in (np.zeros_like(photo), np.ones_like(photo), noise, photo):
         for m in (mask, None):
             a, b = half.repair(extreme, m), full.repair(extreme, m)
@@ -372,7 +365,7 @@ def test_half_precision_on_cuda_is_finite_and_close_to_float32(tiny_model, photo
     networks = make_tiny_networks()
     full = Engine(copy.deepcopy(networks), torch.device("cpu"), torch.float32)
     half = Engine(networks, torch.device("cuda"), torch.float16)
-    mask = _hole(photo.shape[:2])
+    mask = make_hole(photo.shape[:2])
     for extreme in (photo, np.zeros_like(photo), np.ones_like(photo)):
         for m in (mask, None):
             a, b = half.repair(extreme, m), full.repair(extreme, m)
