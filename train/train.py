@@ -260,10 +260,10 @@ def init_weights(cfg: TrainConfig, model: ConvAutoencoder, ema: ConvAutoencoder)
 def _widened(trained: torch.Tensor, fresh: torch.Tensor) -> torch.Tensor:
     """A trained head tensor set into the corner of a wider fresh one (net2net-style): the
     old units keep their weights and read nothing from the new ones, which keep their fresh
-    initialisation (the head's last layer, zero, so adds nothing until trained). A tensor
-    no wider than `trained` in every dimension is returned as it is, for the shape check."""
-    if trained.shape == fresh.shape or any(t > f for t, f in zip(trained.shape, fresh.shape)) \
-            or trained.dim() != fresh.dim():
+    initialisation (the head's last layer, zero, so adds nothing until trained). Where
+    `fresh` is not larger, `trained` comes back as it is, for the shape check to judge."""
+    if trained.dim() != fresh.dim() or trained.shape == fresh.shape \
+            or any(t > f for t, f in zip(trained.shape, fresh.shape)):
         return trained
     out = fresh.detach().clone()
     if out.dim() > 1:  # a convolution's weight: the old outputs ignore the new inputs
