@@ -117,9 +117,15 @@ def test_psnr_loss_follows_the_mean_log_mse_and_skips_samples_without_holes():
     assert along[0] == pytest.approx(along[1], rel=0.02)
 
 
-def test_unknown_pixel_loss_is_refused():
-    with pytest.raises(ValueError, match="pixel_loss must be one of l1, psnr"):
-        parse_args(["--pixel-loss", "l2"])
+def test_bad_flags_are_one_line_errors(capsys):
+    for argv, message in [
+        (["--pixel-loss", "l2"], "invalid choice: 'l2'"),
+        (["--model-widths", "32", "64", "--model-encoder-blocks", "1"], "one entry per width"),
+    ]:
+        with pytest.raises(SystemExit) as exit_info:
+            parse_args(argv)
+        assert exit_info.value.code == 2
+        assert message in capsys.readouterr().err
 
 
 def test_crop_max_varies_the_crop_side_and_keeps_the_pixels_per_batch():

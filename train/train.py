@@ -42,7 +42,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 from aeapp import checkpoint, metrics
-from aeapp.config import ModelConfig, TrainConfig
+from aeapp.config import PIXEL_LOSSES, PREFILLS, TASKS, ModelConfig, TrainConfig
 from aeapp.device import resolve, trains_in_bfloat16
 from aeapp.engine import Engine
 from aeapp.model import ConvAutoencoder
@@ -51,31 +51,40 @@ from train.data import VAL_KINDS, DamagedCrops, load_folder, make_validation_set
 
 # ---- configuration -----------------------------------------------------------------------
 
+FLAG_CHOICES = {"task": TASKS, "pixel_loss": PIXEL_LOSSES, "prefill": PREFILLS}
+
+
+def _add_flag(p: argparse.ArgumentParser, flag: str, default, choices) -> None:
+    """One flag whose type, arity and choices follow its field's default."""
+    shown = " ".join(map(str, default)) if isinstance(default, tuple) else default
+    kwargs = {"default": default, "help": f"default: {shown if shown != '' else 'none'}"}
+    if isinstance(default, bool):
+        p.add_argument(flag, action=argparse.BooleanOptionalAction, **kwargs)
+    elif isinstance(default, tuple):
+        p.add_argument(flag, type=int, nargs="*", **{**kwargs, "default": list(default)})
+    else:
+        p.add_argument(flag, type=type(default), choices=choices, **kwargs)
+
 
 def parse_args(argv=None) -> TrainConfig:
     """Command line -> TrainConfig. Every TrainConfig and ModelConfig field is a flag."""
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog="Each flag is a field of TrainConfig (--model-*: of ModelConfig) in aeapp/config.py, "
+        "which says what it does and why its default is what it is.",
+    )
     defaults = TrainConfig()
     for f in dataclasses.fields(TrainConfig):
-        if f.name == "model":
-            continue
-        flag = "--" + f.name.replace("_", "-")
-        value = getattr(defaults, f.name)
-        if isinstance(value, bool):
-            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=value)
-        else:
-            p.add_argument(flag, type=type(value), default=value)
+        if f.name != "model":
+            _add_flag(p, "--" + f.name.replace("_", "-"), getattr(defaults, f.name), FLAG_CHOICES.get(f.name))
     for f in dataclasses.fields(ModelConfig):
-        value = getattr(defaults.model, f.name)
-        flag = "--model-" + f.name.replace("_", "-")
-        if isinstance(value, tuple):
-            p.add_argument(flag, type=int, nargs="*", default=list(value))
-        else:
-            p.add_argument(flag, type=type(value), default=value)
+        _add_flag(p, "--model-" + f.name.replace("_", "-"), getattr(defaults.model, f.name), FLAG_CHOICES.get(f.name))
     args = vars(p.parse_args(argv))
     model = {f.name: args.pop("model_" + f.name) for f in dataclasses.fields(ModelConfig)}
-    cfg = TrainConfig.from_dict({**args, "model": model})
-    return cfg
+    try:
+        return TrainConfig.from_dict({**args, "model": model})
+    except ValueError as err:  # a combination the config refuses: argparse's one-line exit
+        p.error(str(err))
 
 
 # ---- distributed helpers -----------------------------------------------------------------
