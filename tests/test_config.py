@@ -36,3 +36,13 @@ def test_invalid_model_configs_are_refused(kwargs):
     base = {"widths": (8, 16), "encoder_blocks": (1, 1), "decoder_blocks": (1, 1), "noisy_skip_levels": ()}
     with pytest.raises(ValueError):
         ModelConfig(**{**base, **kwargs})
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"task": "paint"}, "task must be one of fill, restore"),
+    ({"pixel_loss": "l2"}, "pixel_loss must be one of l1, psnr"),
+])
+def test_invalid_train_configs_are_refused(kwargs, message):
+    # A resolved config.json read back, not only the command line, must meet these.
+    with pytest.raises(ValueError, match=message):
+        TrainConfig.from_dict({**TrainConfig().to_dict(), **kwargs})
