@@ -147,9 +147,9 @@ def run_task(task, images, engine, tuned, args, log) -> list[dict]:
     inputs = damaged_inputs(images, task, args.seed)
     summaries = []
     aeapp_scores = None
-    aeapp_paired = []  # aeapp timed again beside each run of a slow peer
     for method in methods_for(task, engine, tuned, args.bm3d_limit, set(args.skip)):
         row = Row(task, method.name)
+        aeapp_paired = []  # aeapp timed again beside each run of this peer, when it is slow
         n = len(images) if method.limit is None else min(method.limit, len(images))
         for clean, (damaged, mask) in list(zip(images, inputs))[:n]:
             if method.limit is not None and aeapp_scores is not None:
