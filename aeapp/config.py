@@ -158,6 +158,9 @@ class TrainConfig:
     # relative weights balance the noise levels in dB, the scale PSNR measures.
     sigma_weight_offset: float = 0.0
     p_noisy_context: float = 0.25  # fill: fraction of samples whose known pixels are noisy
+    # fill: relative odds of thin strokes, thick strokes, boxes and scratches in the hole
+    # mixture (aeapp.damage.MASK_KINDS order); a fine-tune can lean on the kinds it lacks.
+    mask_weights: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0)
     fft_weight: float = 0.05  # weight of the L1 loss between amplitude spectra
     # "l1": mean absolute error over the pixels that count. "psnr": each sample's mean squared
     # error weighted by the inverse of its own (detached) value, the gradient of the mean
@@ -182,6 +185,13 @@ class TrainConfig:
             raise ValueError(f"task must be one of {', '.join(TASKS)}, got {self.task!r}")
         if self.pixel_loss not in PIXEL_LOSSES:
             raise ValueError(f"pixel_loss must be one of {', '.join(PIXEL_LOSSES)}, got {self.pixel_loss!r}")
+        weights = tuple(float(w) for w in self.mask_weights)
+        if len(weights) != 4 or min(weights) < 0 or sum(weights) <= 0:
+            raise ValueError(
+                "mask_weights must be four non-negative odds (thin, thick, boxes, scratches) "
+                f"that are not all zero, got {self.mask_weights!r}"
+            )
+        self.mask_weights = weights
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

@@ -41,6 +41,9 @@ def test_invalid_model_configs_are_refused(kwargs):
 @pytest.mark.parametrize("kwargs, message", [
     ({"task": "paint"}, "task must be one of fill, restore"),
     ({"pixel_loss": "l2"}, "pixel_loss must be one of l1, psnr"),
+    ({"mask_weights": [1, 1]}, "mask_weights must be four non-negative odds"),
+    ({"mask_weights": [1, -1, 1, 1]}, "mask_weights must be four non-negative odds"),
+    ({"mask_weights": [0, 0, 0, 0]}, "mask_weights must be four non-negative odds"),
 ])
 def test_invalid_train_configs_are_refused(kwargs, message):
     # A resolved config.json read back, not only the command line, must meet these.

@@ -129,6 +129,24 @@ def test_bad_flags_are_one_line_errors(capsys):
         assert message in capsys.readouterr().err
 
 
+def test_mask_weights_set_the_odds_of_each_hole_kind():
+    from aeapp import damage
+    from train.data import damage_sample
+
+    clean = make_photo(64, 64, seed=0)
+    for kind, weights in [("boxes", ["0", "0", "1", "0"]), ("thin", ["1", "0", "0", "0"])]:
+        cfg = parse_args(["--p-noisy-context", "0", "--mask-weights", *weights, *TINY_FLAGS])
+        for seed in range(5):
+            _, mask = damage_sample(clean, np.random.default_rng(seed), cfg, scale=1.0)
+            expected_rng = np.random.default_rng(seed)
+            expected_rng.random()  # the draw that decides whether the known pixels get noise
+            only = {k: float(k == kind) for k in damage.MASK_KINDS}
+            expected = damage.mixed_mask(64, 64, expected_rng, only, scale=1.0)
+            if expected.all():
+                expected[0, 0] = False
+            assert np.array_equal(mask, expected), (kind, seed)
+
+
 def test_crop_max_varies_the_crop_side_and_keeps_the_pixels_per_batch():
     from train.data import DamagedCrops
 

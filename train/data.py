@@ -58,7 +58,7 @@ def damage_sample(clean: np.ndarray, rng: np.random.Generator, cfg: TrainConfig,
     image = clean
     if rng.random() < cfg.p_noisy_context:
         image = damage.add_gaussian_noise(clean, rng.uniform(0.0, cfg.max_sigma), rng)
-    mask = damage.mixed_mask(h, w, rng, scale=scale)
+    mask = damage.mixed_mask(h, w, rng, dict(zip(damage.MASK_KINDS, cfg.mask_weights)), scale=scale)
     if mask.all():
         mask[0, 0] = False
     return prefill(image, mask, cfg.model.prefill), mask

@@ -61,7 +61,8 @@ def _add_flag(p: argparse.ArgumentParser, flag: str, default, choices) -> None:
     if isinstance(default, bool):
         p.add_argument(flag, action=argparse.BooleanOptionalAction, **kwargs)
     elif isinstance(default, tuple):
-        p.add_argument(flag, type=int, nargs="*", **{**kwargs, "default": list(default)})
+        element = type(default[0]) if default else int
+        p.add_argument(flag, type=element, nargs="*", **{**kwargs, "default": list(default)})
     else:
         p.add_argument(flag, type=type(default), choices=choices, **kwargs)
 
