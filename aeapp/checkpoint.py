@@ -4,7 +4,9 @@ A checkpoint holds one or more named networks: "fill" (inpainting) and "restore"
 denoising) in the shipped file, one of them in a training run's file. Tensors are named
 "<network>.<parameter>". The metadata holds each network's ModelConfig as JSON, a format
 version, and an `info` JSON object (how it was trained: commands, data, seeds, steps,
-measured metrics), so the file alone rebuilds its models. Nothing is ever unpickled. Every
+measured metrics), so the file alone rebuilds its models. Weights are float32, float16, or
+(format version 2) int8 with one float32 scale per output channel, stored beside the weight
+as "<network>.<parameter>:scale". Nothing is ever unpickled. Every
 failure to load is a CheckpointError (a ValueError) whose message names the file and says
 what to do.
 """
@@ -26,6 +28,8 @@ from .model import ConvAutoencoder
 
 FORMAT = "aeapp-autoencoder"
 FORMAT_VERSION = "1"
+QUANTIZED_FORMAT_VERSION = "2"  # adds int8 weights with per-channel scales
+SCALE_SUFFIX = ":scale"
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "aeapp-repair.safetensors"
 
 
@@ -43,27 +47,50 @@ def state_dict_for_saving(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return out
 
 
+def quantize_int8(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Symmetric int8 with one scale per output channel: half of float16's size, and each
+    weight within half a step (1/254 of its channel's largest weight) of its value."""
+    flat = weight.detach().float().flatten(1)
+    scale = flat.abs().amax(dim=1) / 127
+    scale = torch.where(scale > 0, scale, torch.ones_like(scale))  # an all-zero channel stays zero
+    q = torch.round(flat / scale[:, None]).clamp(-127, 127).to(torch.int8)
+    return q.reshape(weight.shape), scale
+
+
+def dequantize_int8(q: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    return q.float() * scale.float().reshape(-1, *[1] * (q.dim() - 1))
+
+
 def save(
     path: str | os.PathLike,
     networks: dict[str, torch.nn.Module],
     info: dict[str, Any] | None = None,
-    dtype: torch.dtype | None = None,
+    dtype: torch.dtype | dict[str, torch.dtype] | None = None,
 ) -> Path:
-    """Write named ConvAutoencoders (weights optionally cast, e.g. to float16) atomically."""
+    """Write named ConvAutoencoders atomically, weights optionally cast (e.g. to float16),
+    all alike or per network (a {name: dtype} dict; names left out keep their dtype).
+
+    `torch.int8` stores convolution weights as int8 with per-channel scales and the rest
+    (biases) as float16: half a float16 file's size.
+    """
     path = Path(path)
+    dtypes = dtype if isinstance(dtype, dict) else {name: dtype for name in networks}
     tensors, configs = {}, {}
     for name, model in networks.items():
+        dtype = dtypes.get(name)
         if not name.isidentifier():
             raise ValueError(f"network names must be identifiers, got {name!r}")
         bare = getattr(model, "module", model)
         configs[name] = getattr(bare, "_orig_mod", bare).config.to_dict()
         for key, value in state_dict_for_saving(model).items():
-            if dtype is not None and value.is_floating_point():
-                value = value.to(dtype)
+            if dtype == torch.int8 and value.is_floating_point() and value.dim() >= 2:
+                value, tensors[f"{name}.{key}{SCALE_SUFFIX}"] = quantize_int8(value)
+            elif dtype is not None and value.is_floating_point():
+                value = value.to(torch.float16 if dtype == torch.int8 else dtype)
             tensors[f"{name}.{key}"] = value
     metadata = {
         "format": FORMAT,
-        "format_version": FORMAT_VERSION,
+        "format_version": QUANTIZED_FORMAT_VERSION if torch.int8 in dtypes.values() else FORMAT_VERSION,
         "networks": json.dumps(configs, sort_keys=True),
         "info": json.dumps(info or {}, sort_keys=True),
     }
@@ -97,9 +124,10 @@ def read_metadata(path: str | os.PathLike) -> tuple[dict[str, ModelConfig], dict
         ) from None
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"checkpoint {path} is a safetensors file but not an aeapp autoencoder checkpoint")
-    if meta.get("format_version") != FORMAT_VERSION:
+    if meta.get("format_version") not in (FORMAT_VERSION, QUANTIZED_FORMAT_VERSION):
         raise CheckpointError(
-            f"checkpoint {path} has format version {meta.get('format_version')!r}; this aeapp reads version {FORMAT_VERSION}"
+            f"checkpoint {path} has format version {meta.get('format_version')!r}; "
+            f"this aeapp reads versions {FORMAT_VERSION} and {QUANTIZED_FORMAT_VERSION}"
         )
     try:
         raw = json.loads(meta["networks"])
@@ -120,6 +148,23 @@ def training_record(info: dict[str, Any], name: str) -> dict[str, Any]:
     return info
 
 
+def _dequantized(path: Path, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Replace each int8 weight and its scale by the float32 weight they store."""
+    out = {k: v for k, v in tensors.items() if not k.endswith(SCALE_SUFFIX) and v.dtype != torch.int8}
+    for key, q in tensors.items():
+        if q.dtype != torch.int8:
+            continue
+        scale = tensors.get(key + SCALE_SUFFIX)
+        if scale is None or q.dim() < 1 or scale.shape != (q.shape[0],):
+            raise CheckpointError(f"checkpoint {path}: int8 weight {key} lacks a scale per output channel; it may be corrupt")
+        out[key] = dequantize_int8(q, scale)
+    orphans = sorted(k for k in tensors if k.endswith(SCALE_SUFFIX)
+                     and getattr(tensors.get(k.removesuffix(SCALE_SUFFIX)), "dtype", None) != torch.int8)
+    if orphans:
+        raise CheckpointError(f"checkpoint {path}: scales without an int8 weight ({', '.join(orphans[:3])})")
+    return out
+
+
 def load(path: str | os.PathLike = DEFAULT_CHECKPOINT, device: torch.device | str = "cpu", dtype=torch.float32):
     """Build every network a checkpoint describes and load its weights strictly.
 
@@ -132,6 +177,7 @@ def load(path: str | os.PathLike = DEFAULT_CHECKPOINT, device: torch.device | st
             tensors = {k: f.get_tensor(k) for k in f.keys()}
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
         raise CheckpointError(f"checkpoint {path} could not be read ({e}); it may be truncated or corrupt") from None
+    tensors = _dequantized(path, tensors)
     models = {}
     for name, config in configs.items():
         model = ConvAutoencoder(config)

@@ -203,7 +203,7 @@ def cmd_damage(args) -> int:
 
 
 def cmd_info(args) -> int:
-    from .checkpoint import DEFAULT_CHECKPOINT, read_metadata, training_record
+    from .checkpoint import DEFAULT_CHECKPOINT, SCALE_SUFFIX, read_metadata, training_record
 
     path = Path(args.checkpoint or DEFAULT_CHECKPOINT)
     try:
@@ -216,7 +216,8 @@ def cmd_info(args) -> int:
     from safetensors import safe_open
 
     with safe_open(str(path), framework="pt") as f:
-        params = {name: sum(_numel(f.get_slice(k).get_shape()) for k in f.keys() if k.startswith(name + ".")) for name in configs}
+        params = {name: sum(_numel(f.get_slice(k).get_shape()) for k in f.keys()
+                            if k.startswith(name + ".") and not k.endswith(SCALE_SUFFIX)) for name in configs}
     print(f"checkpoint   {path} ({path.stat().st_size / 2**20:.1f} MiB)")
     for name, config in configs.items():
         run = training_record(info, name)
@@ -224,7 +225,8 @@ def cmd_info(args) -> int:
               f"unshuffle {config.unshuffle}, stride {config.stride}, latent {config.latent_channels} channels, "
               f"{config.global_blocks} Fourier blocks" + (f", prefill {config.prefill}" if name == "fill" else "")
               + (f", full-resolution refinement head of {config.refine_channels} channels" if config.refine_channels else "")
-              + f", latent noise on skip levels {list(config.noisy_skip_levels)}")
+              + f", latent noise on skip levels {list(config.noisy_skip_levels)}"
+              + (f", {run['weights']} weights" if "weights" in run else ""))
         for key in ("command", "data", "training_images", "seed", "steps", "minutes", "device", "world_size", "commit"):
             if key in run:
                 print(f"  {key:<16} {run[key]}")

@@ -2,6 +2,7 @@ import json
 
 import pytest
 import torch
+from safetensors import safe_open
 from safetensors.torch import save_file
 
 from aeapp import checkpoint
@@ -32,6 +33,44 @@ def test_float16_checkpoint_loads_close_to_float32(tmp_path, tiny_model):
     x, m = torch.rand(1, 3, 16, 16), torch.zeros(1, 1, 16, 16)
     with torch.no_grad():
         assert torch.allclose(loaded["fill"](x, m), tiny_model(x, m), atol=0.05)
+
+
+def test_int8_weights_per_network_are_within_half_a_step_and_half_the_size(tmp_path):
+    networks = make_tiny_networks()
+    with torch.no_grad():  # trained-like weights: no all-zero layers
+        for p in networks["fill"].parameters():
+            p.normal_(0, 0.05)
+    half = checkpoint.save(tmp_path / "half.safetensors", networks, dtype=torch.float16)
+    mixed = checkpoint.save(tmp_path / "mixed.safetensors", networks, dtype={"fill": torch.int8, "restore": torch.float16})
+    assert mixed.stat().st_size < half.stat().st_size
+    with safe_open(str(mixed), framework="pt") as f:
+        assert f.metadata()["format_version"] == checkpoint.QUANTIZED_FORMAT_VERSION
+        assert f.get_tensor("fill.stem.weight").dtype == torch.int8 and f.get_tensor("fill.stem.bias").dtype == torch.float16
+        assert f.get_tensor("restore.stem.weight").dtype == torch.float16
+    loaded, _ = checkpoint.load(mixed)
+    for key, w in networks["fill"].state_dict().items():
+        q = loaded["fill"].state_dict()[key]
+        step = w.abs().flatten(1).amax(dim=1).reshape(-1, *[1] * (w.dim() - 1)) / 127 if w.dim() >= 2 else 1e-3 * w.abs()
+        assert (q - w).abs().le(step / 2 + 1e-6).all(), key
+    restore_half = checkpoint.load(half)[0]["restore"].state_dict()
+    assert all(torch.equal(v, loaded["restore"].state_dict()[k]) for k, v in restore_half.items())
+    x, m = torch.rand(1, 3, 16, 16), (torch.rand(1, 1, 16, 16) > 0.5).float()
+    with torch.no_grad():
+        assert torch.allclose(loaded["fill"](x, m), networks["fill"](x, m), atol=0.02)
+
+
+def test_quantized_weight_without_its_scale_is_a_clear_error(tmp_path, tiny_model):
+    path = checkpoint.save(tmp_path / "q.safetensors", {"fill": tiny_model}, dtype=torch.int8)
+    with safe_open(str(path), framework="pt") as f:
+        tensors, meta = {k: f.get_tensor(k) for k in f.keys()}, f.metadata()
+    scale = next(k for k in tensors if k.endswith(checkpoint.SCALE_SUFFIX))
+    weight = scale.removesuffix(checkpoint.SCALE_SUFFIX)
+    for broken, message in (({k: v for k, v in tensors.items() if k != scale}, "lacks a scale"),
+                            ({**tensors, weight: torch.zeros(tensors[weight].shape)}, "scales without an int8 weight")):
+        bad = tmp_path / "bad.safetensors"
+        save_file(broken, str(bad), metadata=meta)
+        with pytest.raises(CheckpointError, match=message):
+            checkpoint.load(bad)
 
 
 def test_prefixes_from_ddp_and_compile_are_stripped(tmp_path, tiny_model):

@@ -221,6 +221,20 @@ def test_init_from_fine_tunes_and_records_the_lineage(data, tmp_path, capsys):
     with pytest.raises(SystemExit, match="architecture differs"):
         train(parse_args(_args(data, tmp_path / "bad3", 1, narrow)))
 
+    # Global blocks appended after the source's start as the identity; fewer are refused.
+    deeper_args = ["--val-every", "100", "--init-from", str(tmp_path / "trained_head.safetensors"),
+                   "--model-refine-channels", "4", "--model-global-blocks", str(trained.config.global_blocks + 2),
+                   "--lr", "0", "--min-lr", "0"]
+    train(parse_args(_args(data, tmp_path / "deeper", 1, deeper_args)))
+    deeper = checkpoint.load(tmp_path / "deeper" / "last.safetensors")[0]["fill"]
+    assert len(deeper.global_blocks) == trained.config.global_blocks + 2
+    with torch.no_grad():
+        assert torch.allclose(deeper.eval()(x, m), trained.eval()(x, m), atol=1e-6)
+    shallower = ["--val-every", "100", "--init-from", str(tmp_path / "deeper" / "last.safetensors"),
+                 "--model-refine-channels", "4"]
+    with pytest.raises(SystemExit, match="architecture differs"):
+        train(parse_args(_args(data, tmp_path / "bad4", 1, shallower)))
+
 
 def test_same_seed_same_weights(data, tmp_path):
     a = train(parse_args(_args(data, tmp_path / "a", 3, ["--val-every", "100"])))

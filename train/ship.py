@@ -1,10 +1,11 @@
-"""Pack the two trained networks into the shipped checkpoint: float16 weights (half the
-size; the engine casts them to the dtype aeapp/device.py picks), each network's training
-record kept, and optional benchmark figures added to its `info`.
+"""Pack the two trained networks into the shipped checkpoint: each network's weights in
+float16 (half float32's size) or int8 with per-channel scales (a quarter: room for a larger
+network under the core issue's 16 MiB), its training record kept, and optional benchmark
+figures added to the `info`. The engine casts the weights to the dtype aeapp/device.py picks.
 
     python -m train.ship --fill runs/fill/best.safetensors --restore runs/restore/best.safetensors \\
         -o checkpoints/aeapp-repair.safetensors [--fill-noisy-skip-levels 1] [--restore-noisy-skip-levels 0 1] \\
-        [--prefill telea_ns] \\
+        [--prefill telea_ns] [--fill-weights int8] [--restore-weights float16] \\
         [--benchmark bench/results/results.json]
 """
 
@@ -20,6 +21,8 @@ import torch
 from aeapp import checkpoint
 from aeapp.config import PREFILLS
 
+WEIGHT_DTYPES = {"float16": torch.float16, "int8": torch.int8}
+
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -32,6 +35,9 @@ def main(argv=None) -> None:
                        help=f"the {name} network's skip levels that receive latent noise at inference (default: as trained)")
     p.add_argument("--prefill", choices=PREFILLS, default=None,
                    help="the fill network's first-pass prefill at inference (default: as trained)")
+    for name in ("fill", "restore"):
+        p.add_argument(f"--{name}-weights", choices=sorted(WEIGHT_DTYPES), default="float16",
+                       help=f"how the {name} network's weights are stored (default: float16)")
     args = p.parse_args(argv)
     networks, info = {}, {"networks": {}}
     for name, source in (("fill", args.fill), ("restore", args.restore)):
@@ -49,7 +55,10 @@ def main(argv=None) -> None:
         info["networks"][name] = {"source": str(source), **checkpoint.training_record(run_info, name)}
     if args.benchmark:
         info["benchmark"] = json.loads(args.benchmark.read_text())
-    checkpoint.save(args.output, networks, info, dtype=torch.float16)
+    weights = {name: getattr(args, f"{name}_weights") for name in networks}
+    for name, stored in weights.items():
+        info["networks"][name]["weights"] = stored
+    checkpoint.save(args.output, networks, info, dtype={name: WEIGHT_DTYPES[w] for name, w in weights.items()})
     print(f"wrote {args.output} ({args.output.stat().st_size / 2**20:.1f} MiB)")
 
 

@@ -248,14 +248,15 @@ def init_weights(cfg: TrainConfig, model: ConvAutoencoder, ema: ConvAutoencoder)
     source = networks.get(cfg.task) or (next(iter(networks.values())) if len(networks) == 1 else None)
     if source is None:
         raise SystemExit(f"--init-from {cfg.init_from} has no {cfg.task!r} network (it has {', '.join(networks)})")
-    # The one difference allowed is the refinement head: this run may add one the source
-    # lacks, or widen the source's; either way it starts from the source's output.
+    # The differences allowed grow the network and start from the source's output: a
+    # refinement head added or widened, and global blocks appended after the source's.
     own = model.state_dict()
     loaded = {k: _widened(v, own[k]) if k.startswith("refine.") and k in own else v
               for k, v in source.state_dict().items()}
+    added = range(source.config.global_blocks, model.config.global_blocks)
     try:
         missing, unexpected = model.load_state_dict(loaded, strict=False)
-        fits = not unexpected and all(k.startswith("refine.") for k in missing)
+        fits = not unexpected and all(k.startswith("refine.") or _block_index(k) in added for k in missing)
     except RuntimeError:  # a tensor of another shape
         fits = False
     if not fits:
@@ -263,8 +264,17 @@ def init_weights(cfg: TrainConfig, model: ConvAutoencoder, ema: ConvAutoencoder)
             f"--init-from {cfg.init_from}: its architecture differs from this run's --model-* flags "
             f"(it was trained with {source.config.to_dict()})"
         )
+    with torch.no_grad():  # an appended block adds nothing until it learns
+        for i in added:
+            model.global_blocks[i].fuse.weight.zero_()
     ema.load_state_dict(model.state_dict())
     return lineage(cfg.init_from, cfg.task)
+
+
+def _block_index(key: str) -> int | None:
+    """The index of the global block a state-dict key belongs to, else None."""
+    parts = key.split(".")
+    return int(parts[1]) if parts[0] == "global_blocks" and parts[1].isdigit() else None
 
 
 def _widened(trained: torch.Tensor, fresh: torch.Tensor) -> torch.Tensor:
