@@ -197,3 +197,17 @@ def test_hole_edge_script_scores_each_ring_of_each_kind(tmp_path, tiny_checkpoin
         shares = [row["share"] for key, row in results.items() if key.startswith(kind + ",")]
         assert abs(sum(shares) - 1) < 1e-6
     assert all(np.isfinite(row["aeapp"]) and np.isfinite(row["biharmonic"]) for row in results.values())
+
+
+def test_weight_storage_script_compares_int8_with_float16_per_network(tmp_path, tiny_checkpoint):
+    from bench import weight_storage
+
+    data = tmp_path / "data"
+    for i in range(2):
+        save_image(make_photo(48, 64, seed=7 + i), data / f"{i}.png")
+    results = weight_storage.main(["--data", str(data), "--images", "2", "--checkpoint", str(tiny_checkpoint)])
+    assert results["size_mib"]["int8"] < 0.75 * results["size_mib"]["float16"]
+    for task in ("thin", "thick", "boxes", "scratches", "noise15", "noise25", "noise50"):
+        row = results[task]
+        assert row["diff"] == pytest.approx(row["int8"] - row["float16"], abs=1e-9)
+        assert abs(row["diff"]) < 1.0 and row["se"] >= 0  # 8 bits per weight: close, not equal
