@@ -127,7 +127,8 @@ class TrainConfig:
     seed: int = 0
     # Start from this checkpoint's weights for `task` (a fine-tune: fresh optimiser and
     # schedule); the architecture flags must match it, but for a refinement head added or
-    # widened (`refine_channels`). Ignored when the run resumes.
+    # widened (`refine_channels`) or Fourier blocks appended (`global_blocks`, starting as
+    # the identity). Ignored when the run resumes.
     init_from: str = ""
     steps: int = 100_000  # stop after this many optimiser steps ...
     minutes: float = 0.0  # ... or after this many minutes of wall clock (0 = no limit)

@@ -211,3 +211,33 @@ def test_weight_storage_script_compares_int8_with_float16_per_network(tmp_path, 
         row = results[task]
         assert row["diff"] == pytest.approx(row["int8"] - row["float16"], abs=1e-9)
         assert abs(row["diff"]) < 1.0 and row["se"] >= 0  # 8 bits per weight: close, not equal
+
+
+def test_compare_script_pairs_two_checkpoints_and_applies_the_fill_rule(tmp_path, tiny_checkpoint):
+    from aeapp import checkpoint
+    from bench import compare
+
+    from .conftest import make_tiny_model
+
+    data = tmp_path / "data"
+    for i in range(2):
+        save_image(make_photo(48, 64, seed=9 + i), data / f"{i}.png")
+    other = checkpoint.save(tmp_path / "other.safetensors", {"fill": make_tiny_model(5), "restore": make_tiny_model(1)})
+    same = compare.main([str(tiny_checkpoint), str(tiny_checkpoint), "--data", str(data), "--images", "2"])
+    assert all(same[t]["diff"] == 0 and same[t]["se"] == 0 for t in ("thick", "boxes", "noise25"))
+    assert not same["rule"]["ships"]  # no gain in boxes: nothing to ship
+    changed = compare.main([str(tiny_checkpoint), str(other), "--data", str(data), "--images", "2"])
+    assert changed["boxes"]["diff"] != 0  # another fill network: other holes' fills
+    assert changed["noise25"]["diff"] == 0  # the same restore network: the same denoising
+
+
+@pytest.mark.parametrize("diffs, ships", [
+    ({"thin": 0.05, "thick": 0.02, "boxes": 0.01, "scratches": 0.0}, True),
+    ({"thin": 0.05, "thick": 0.02, "boxes": -0.01, "scratches": 0.0}, False),  # boxes lose
+    ({"thin": -0.20, "thick": 0.02, "boxes": 0.03, "scratches": 0.0}, False),  # the mean loses
+    ({"thin": 0.30, "thick": -0.05, "boxes": 0.03, "scratches": 0.0}, False),  # thick: beyond 2 se
+])
+def test_fill_rule_needs_boxes_and_the_mean_to_gain_and_no_kind_to_lose_beyond_two_se(diffs, ships):
+    from bench.compare import fill_rule
+
+    assert fill_rule({k: {"diff": d, "se": 0.02} for k, d in diffs.items()})["ships"] is ships
