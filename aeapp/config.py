@@ -130,6 +130,10 @@ class TrainConfig:
     # widened (`refine_channels`) or Fourier blocks appended (`global_blocks`, starting as
     # the identity). Ignored when the run resumes.
     init_from: str = ""
+    # With `init_from`: train only what the source lacks (appended Fourier blocks, an added
+    # or widened refinement head), the rest frozen, so new capacity learns at its own rate
+    # without moving what is trained (checkpoints/README.md, experiment 34).
+    train_new_only: bool = False
     steps: int = 100_000  # stop after this many optimiser steps ...
     minutes: float = 0.0  # ... or after this many minutes of wall clock (0 = no limit)
     batch_size: int = 16  # per process
@@ -193,6 +197,8 @@ class TrainConfig:
                 f"that are not all zero, got {self.mask_weights!r}"
             )
         self.mask_weights = weights
+        if self.train_new_only and not self.init_from:
+            raise ValueError("train_new_only needs init_from: the network whose new parts are trained")
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

@@ -236,6 +236,29 @@ def test_init_from_fine_tunes_and_records_the_lineage(data, tmp_path, capsys):
         train(parse_args(_args(data, tmp_path / "bad4", 1, shallower)))
 
 
+
+def test_train_new_only_trains_the_appended_blocks_and_nothing_else(data, tmp_path):
+    train(parse_args(_args(data, tmp_path / "base", 2, ["--val-every", "100"])))
+    base = tmp_path / "base" / "last.safetensors"
+    source = checkpoint.load(base)[0]["fill"]
+    blocks = source.config.global_blocks
+    extra = ["--val-every", "100", "--init-from", str(base), "--model-global-blocks", str(blocks + 1),
+             "--train-new-only", "--lr", "1e-2", "--warmup-steps", "1"]
+    train(parse_args(_args(data, tmp_path / "new", 3, extra)))
+    grown = checkpoint.load(tmp_path / "new" / "last.safetensors")[0]["fill"].state_dict()
+    assert all(torch.equal(v, grown[k]) for k, v in source.state_dict().items())  # frozen, EMA included
+    assert grown[f"global_blocks.{blocks}.fuse.weight"].abs().sum() > 0  # the new block learned
+    train(parse_args(_args(data, tmp_path / "new", 5, extra)))  # resumed: the same parameters frozen
+    resumed = checkpoint.load(tmp_path / "new" / "last.safetensors")[0]["fill"].state_dict()
+    assert all(torch.equal(v, resumed[k]) for k, v in source.state_dict().items())
+    assert not torch.equal(resumed[f"global_blocks.{blocks}.fuse.weight"], grown[f"global_blocks.{blocks}.fuse.weight"])
+
+    with pytest.raises(SystemExit, match="add nothing"):
+        train(parse_args(_args(data, tmp_path / "same", 1, ["--init-from", str(base), "--train-new-only"])))
+    with pytest.raises(SystemExit):
+        parse_args(_args(data, tmp_path / "none", 1, ["--train-new-only"]))  # no --init-from: argparse's error
+
+
 def test_same_seed_same_weights(data, tmp_path):
     a = train(parse_args(_args(data, tmp_path / "a", 3, ["--val-every", "100"])))
     b = train(parse_args(_args(data, tmp_path / "b", 3, ["--val-every", "100"])))

@@ -271,6 +271,25 @@ def init_weights(cfg: TrainConfig, model: ConvAutoencoder, ema: ConvAutoencoder)
     return lineage(cfg.init_from, cfg.task)
 
 
+def freeze_all_but_new(model: ConvAutoencoder, source: ModelConfig | None) -> list[str]:
+    """Freeze every parameter `source` (the --init-from network's config) already had; return
+    the names left to train: appended global blocks, and the refinement head when added or
+    widened. Decided from the configs alone, so a resumed run freezes the same set."""
+    if source is None:
+        raise SystemExit("--train-new-only: the --init-from checkpoint has no network for this task")
+    new_head = source.refine_channels != model.config.refine_channels
+    names = []
+    for name, param in model.named_parameters():
+        index = _block_index(name)
+        new = (index is not None and index >= source.global_blocks) or (new_head and name.startswith("refine."))
+        param.requires_grad_(new)
+        if new:
+            names.append(name)
+    if not names:
+        raise SystemExit("--train-new-only: this run's --model-* flags add nothing to the --init-from network")
+    return names
+
+
 def _block_index(key: str) -> int | None:
     """The index of the global block a state-dict key belongs to, else None."""
     parts = key.split(".")
@@ -320,7 +339,11 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict:
     use_cl = cfg.channels_last
     if use_cl:
         model = model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
+    if cfg.train_new_only:
+        configs = checkpoint.read_metadata(cfg.init_from)[0]
+        freeze_all_but_new(model, configs.get(cfg.task) or (next(iter(configs.values())) if len(configs) == 1 else None))
+    trained = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trained, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
 
     state_path = out / "state.pt"
     step, elapsed, total_steps, best = 0, 0.0, cfg.steps, -float("inf")
@@ -447,7 +470,7 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict:
         loss, parts = loss_fn(pred, clean, weight, cfg, sample_weight)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        gnorm = torch.nn.utils.clip_grad_norm_(trained, cfg.grad_clip)
         optimizer.step()
         ema_update(ema, model, cfg.ema_decay if step > cfg.warmup_steps else 0.0)
         step += 1
