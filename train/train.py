@@ -271,23 +271,18 @@ def init_weights(cfg: TrainConfig, model: ConvAutoencoder, ema: ConvAutoencoder)
     return lineage(cfg.init_from, cfg.task)
 
 
-def freeze_all_but_new(model: ConvAutoencoder, source: ModelConfig | None) -> list[str]:
-    """Freeze every parameter `source` (the --init-from network's config) already had; return
-    the names left to train: appended global blocks, and the refinement head when added or
-    widened. Decided from the configs alone, so a resumed run freezes the same set."""
+def freeze_all_but_new(model: ConvAutoencoder, source: ModelConfig | None) -> None:
+    """Freeze every parameter `source` (the --init-from network's config) already had, leaving
+    appended global blocks, and the refinement head when added or widened, to train. Decided
+    from the configs alone, so a resumed run freezes the same set."""
     if source is None:
         raise SystemExit("--train-new-only: the --init-from checkpoint has no network for this task")
     new_head = source.refine_channels != model.config.refine_channels
-    names = []
     for name, param in model.named_parameters():
         index = _block_index(name)
-        new = (index is not None and index >= source.global_blocks) or (new_head and name.startswith("refine."))
-        param.requires_grad_(new)
-        if new:
-            names.append(name)
-    if not names:
+        param.requires_grad_((index is not None and index >= source.global_blocks) or (new_head and name.startswith("refine.")))
+    if not any(p.requires_grad for p in model.parameters()):
         raise SystemExit("--train-new-only: this run's --model-* flags add nothing to the --init-from network")
-    return names
 
 
 def _block_index(key: str) -> int | None:
@@ -343,6 +338,9 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict:
         configs = checkpoint.read_metadata(cfg.init_from)[0]
         freeze_all_but_new(model, configs.get(cfg.task) or (next(iter(configs.values())) if len(configs) == 1 else None))
     trained = [p for p in model.parameters() if p.requires_grad]
+    if cfg.train_new_only and main:
+        print(f"--train-new-only: {sum(p.numel() for p in trained):,} of "
+              f"{sum(p.numel() for p in model.parameters()):,} parameters train, the rest are frozen", flush=True)
     optimizer = torch.optim.AdamW(trained, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
 
     state_path = out / "state.pt"
