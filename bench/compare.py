@@ -1,5 +1,5 @@
 """Two checkpoints scored on the same samples, paired: how a candidate is judged against the
-shipped file before it ships (checkpoints/README.md, experiments 30, 31 and 33).
+shipped file before it ships (checkpoints/README.md, experiments 30, 31 and 34).
 
     python -m bench.compare checkpoints/aeapp-repair.safetensors runs/candidate.safetensors \\
         --data ../shared/data/CBSD432 --images 64

@@ -236,7 +236,6 @@ def test_init_from_fine_tunes_and_records_the_lineage(data, tmp_path, capsys):
         train(parse_args(_args(data, tmp_path / "bad4", 1, shallower)))
 
 
-
 def test_train_new_only_trains_the_appended_blocks_and_nothing_else(data, tmp_path):
     train(parse_args(_args(data, tmp_path / "base", 2, ["--val-every", "100"])))
     base = tmp_path / "base" / "last.safetensors"

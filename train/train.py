@@ -241,11 +241,17 @@ def git_commit() -> str:
         return ""
 
 
+def for_task(named: dict, task: str):
+    """The entry of a checkpoint's {network name: ...} that a `task` run starts from: its own
+    name, or the only one (a run's file under another name); None when neither."""
+    return named.get(task) or (next(iter(named.values())) if len(named) == 1 else None)
+
+
 def init_weights(cfg: TrainConfig, model: ConvAutoencoder, ema: ConvAutoencoder) -> dict:
     """Load the `cfg.task` network of `cfg.init_from` into model and EMA; return how that
     checkpoint was trained, so a fine-tune's file records its whole lineage."""
     networks, _ = checkpoint.load(cfg.init_from)
-    source = networks.get(cfg.task) or (next(iter(networks.values())) if len(networks) == 1 else None)
+    source = for_task(networks, cfg.task)
     if source is None:
         raise SystemExit(f"--init-from {cfg.init_from} has no {cfg.task!r} network (it has {', '.join(networks)})")
     # The differences allowed grow the network and start from the source's output: a
@@ -335,8 +341,7 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict:
     if use_cl:
         model = model.to(memory_format=torch.channels_last)
     if cfg.train_new_only:
-        configs = checkpoint.read_metadata(cfg.init_from)[0]
-        freeze_all_but_new(model, configs.get(cfg.task) or (next(iter(configs.values())) if len(configs) == 1 else None))
+        freeze_all_but_new(model, for_task(checkpoint.read_metadata(cfg.init_from)[0], cfg.task))
     trained = [p for p in model.parameters() if p.requires_grad]
     if cfg.train_new_only and main:
         print(f"--train-new-only: {sum(p.numel() for p in trained):,} of "
