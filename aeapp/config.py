@@ -175,6 +175,11 @@ class TrainConfig:
     refine_prob: float = 0.15  # fill: fraction of steps that teach refinement (holes pre-filled)
     latent_noise_prob: float = 0.3  # fraction of samples whose latent gets noise
     latent_noise_max: float = 1.0  # strength drawn uniformly from [0, max]
+    # Noises drawn per noisy sample, of which the one whose output is closest to the clean
+    # image trains (implicit maximum likelihood estimation, Li and Malik 2018). With one, the
+    # loss averages over noises and teaches the decoder to ignore them; with several, different
+    # noises learn to give different plausible fills.
+    latent_noise_draws: int = 1
     val_images: int = 16  # whole validation images, each damaged once per kind with a fixed seed
     val_every: int = 1000
     save_every: int = 500
@@ -197,6 +202,8 @@ class TrainConfig:
                 f"that are not all zero, got {self.mask_weights!r}"
             )
         self.mask_weights = weights
+        if self.latent_noise_draws < 1:
+            raise ValueError(f"latent_noise_draws must be at least 1, got {self.latent_noise_draws}")
         if self.train_new_only and not self.init_from:
             raise ValueError("train_new_only needs init_from: the network whose new parts are trained")
 

@@ -175,27 +175,36 @@ class ConvAutoencoder(nn.Module):
             out = out + self.refine(torch.cat([out, latent.input, latent.mask], dim=1))
         return out
 
-    def add_latent_noise(self, latent: Latent, strength, generator: torch.Generator | None = None) -> Latent:
+    def draw_latent_noise(self, latent: Latent, generator: torch.Generator | None = None) -> list[torch.Tensor]:
+        """Standard normal noise for the tensors that get it: the code, then each noisy skip
+        level in order. Drawn on the generator's device (CPU by default), so a seed gives
+        the same noise everywhere; training draws several and keeps one (IMLE)."""
+        gen_device = generator.device if generator is not None else torch.device("cpu")
+        shapes = [latent.code.shape] + [latent.skips[i].shape for i in sorted(self.config.noisy_skip_levels)]
+        return [torch.randn(shape, generator=generator, device=gen_device, dtype=torch.float32) for shape in shapes]
+
+    def add_latent_noise(self, latent: Latent, strength, generator: torch.Generator | None = None,
+                         noise: list[torch.Tensor] | None = None) -> Latent:
         """Add `strength` standard deviations of Gaussian noise to the latent code.
 
         The spread is measured per sample and per channel on the latent itself, so strength 1
         means one standard deviation whatever the image. `strength` is a float or a (N,)
-        tensor (one strength per sample, as training uses). Noise is drawn on the generator's
-        device (CPU by default) and then moved, so a seed gives the same noise everywhere.
+        tensor (one strength per sample, as training uses). `noise` (from
+        `draw_latent_noise`) is drawn from `generator` when not given.
         """
         s = torch.as_tensor(strength, dtype=torch.float32).reshape(-1, 1, 1, 1)
+        eps = iter(noise if noise is not None else self.draw_latent_noise(latent, generator))
 
         def noisy(t: torch.Tensor) -> torch.Tensor:
             spread = t.float().std(dim=(2, 3), keepdim=True, correction=0)  # 1x1 maps: 0, not NaN
-            gen_device = generator.device if generator is not None else torch.device("cpu")
-            eps = torch.randn(t.shape, generator=generator, device=gen_device, dtype=torch.float32)
-            return (t.float() + s.to(t.device) * spread * eps.to(t.device)).to(t.dtype)
+            return (t.float() + s.to(t.device) * spread * next(eps).to(t.device)).to(t.dtype)
 
+        code = noisy(latent.code)
         skips = [noisy(t) if i in self.config.noisy_skip_levels else t for i, t in enumerate(latent.skips)]
-        return dataclasses.replace(latent, code=noisy(latent.code), skips=skips)
+        return dataclasses.replace(latent, code=code, skips=skips)
 
-    def forward(self, image: torch.Tensor, mask: torch.Tensor, strength=0.0, generator=None) -> torch.Tensor:
+    def forward(self, image: torch.Tensor, mask: torch.Tensor, strength=0.0, generator=None, noise=None) -> torch.Tensor:
         latent = self.encode(image, mask)
         if (strength.any() if torch.is_tensor(strength) else strength):
-            latent = self.add_latent_noise(latent, strength, generator)
+            latent = self.add_latent_noise(latent, strength, generator, noise)
         return self.decode(latent)

@@ -88,7 +88,10 @@ def test_fill_options_script_reports_prefills_passes_and_diversity(tmp_path, tin
     assert set(results["peers"]) == {"telea", "ns"}
     assert set(results["prefills"]) == {"telea, 1 pass(es)", "telea, 2 pass(es)", "telea_ns, 1 pass(es)", "telea_ns, 2 pass(es)"}
     assert all(set(row) == {"thin", "thick", "boxes", "scratches"} for row in results["prefills"].values())
-    assert results["diversity"][1.0] > 0  # a tiny random network still changes with the seed
+    div = results["diversity"][1.0]
+    assert div["mean_abs_diff"] > 0  # a tiny random network still changes with the seed
+    assert div["best_of_4_psnr"] >= div["mean_psnr"]
+    assert results["plain_psnr"] > 0
 
 
 def test_tile_size_script_compares_whole_images_with_tiles(tmp_path, tiny_checkpoint):

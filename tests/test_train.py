@@ -10,7 +10,7 @@ import torch
 
 from aeapp import checkpoint, cli
 from aeapp.image_io import save_image
-from train.train import loss_fn, lr_at, parse_args, train
+from train.train import closest_noise, loss_fn, lr_at, parse_args, train
 
 from .conftest import make_photo
 
@@ -256,6 +256,44 @@ def test_train_new_only_trains_the_appended_blocks_and_nothing_else(data, tmp_pa
         train(parse_args(_args(data, tmp_path / "same", 1, ["--init-from", str(base), "--train-new-only"])))
     with pytest.raises(SystemExit):
         parse_args(_args(data, tmp_path / "none", 1, ["--train-new-only"]))  # no --init-from: argparse's error
+
+
+def test_closest_noise_keeps_each_samples_nearest_draw_and_none_for_plain_samples():
+    from aeapp.config import ModelConfig
+    from aeapp.model import ConvAutoencoder
+
+    torch.manual_seed(0)
+    model = ConvAutoencoder(ModelConfig(unshuffle=2, widths=(8, 16), encoder_blocks=(1, 1), decoder_blocks=(1, 1),
+                                        global_blocks=1, latent_channels=4, noisy_skip_levels=(0,), bottleneck_dilations=(1, 2)))
+    torch.nn.init.normal_(model.head.weight, std=0.1)  # the zero-initialised head would make every noise equal
+    gen = torch.Generator().manual_seed(1)
+    inputs, clean = torch.rand(3, 3, 16, 16, generator=gen), torch.rand(3, 3, 16, 16, generator=gen)
+    mask = torch.ones(3, 1, 16, 16)
+    strength = torch.tensor([2.0, 0.0, 2.0])
+    chosen = closest_noise(model, inputs, mask, clean, mask, strength, 4, torch.Generator().manual_seed(5), amp=False)
+
+    def errors(noise):
+        with torch.no_grad():
+            pred = model(inputs, mask, strength=strength, noise=noise)
+        return ((pred - clean) ** 2).flatten(1).sum(1)
+
+    assert all(t[1].abs().sum() == 0 for t in chosen)  # the plain sample gets no noise
+    # Replay the four draws (each draws noise for the two noisy samples): the chosen one is the nearest.
+    replay, latent = torch.Generator().manual_seed(5), model.encode(inputs[[0, 2]], mask[[0, 2]])
+    draws = []
+    for _ in range(4):
+        eps = model.draw_latent_noise(latent, replay)
+        draws.append([torch.stack([e[0], torch.zeros_like(e[0]), e[1]]) for e in eps])
+    per_draw = torch.stack([errors(d) for d in draws])
+    assert torch.allclose(errors(chosen)[[0, 2]], per_draw.min(0).values[[0, 2]])
+    assert len({round(float(v), 6) for v in per_draw[:, 0]}) == 4  # the draws differ, so the choice meant something
+
+
+def test_latent_noise_draws_trains(data, tmp_path):
+    extra = ["--val-every", "100", "--latent-noise-prob", "1", "--latent-noise-max", "3", "--latent-noise-draws", "3"]
+    assert train(parse_args(_args(data, tmp_path / "imle", 3, extra)))["step"] == 3
+    with pytest.raises(SystemExit):
+        parse_args(["--latent-noise-draws", "0"])
 
 
 def test_same_seed_same_weights(data, tmp_path):

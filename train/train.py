@@ -161,6 +161,34 @@ def psnr_loss(pred, clean, weight, sample_weight) -> tuple[torch.Tensor, dict[st
     return loss, {"harmonic_mse": loss.item(), "psnr": float((-10 * torch.log10(shown + 1e-10)).mean()) if len(shown) else 0.0}
 
 
+def closest_noise(model: ConvAutoencoder, inputs, mask, clean, weight, strength, draws: int, gen, amp: bool) -> list[torch.Tensor]:
+    """IMLE's choice: for each sample with latent noise (`strength` > 0), the one of `draws`
+    latent noises (from `gen`) whose output is closest to `clean` in the pixels that count
+    (`weight`). Training on that draw pulls the nearest noise toward the truth, rather than
+    every noise toward the average, so the decoder learns to make noises count."""
+    noisy = (strength > 0).nonzero().flatten()
+    dev_type = inputs.device.type
+    with torch.no_grad(), torch.autocast(dev_type, dtype=torch.bfloat16, enabled=amp):
+        latent = model.encode(inputs[noisy], mask[noisy])
+        best, best_err = None, None
+        for _ in range(draws):
+            eps = model.draw_latent_noise(latent, gen)
+            pred = model.decode(model.add_latent_noise(latent, strength[noisy], noise=eps)).float()
+            err = (((pred - clean[noisy]) ** 2) * weight[noisy]).flatten(1).sum(1).cpu()
+            if best is None:
+                best, best_err = eps, err
+            else:
+                closer = (err < best_err).view(-1, 1, 1, 1)
+                best = [torch.where(closer, e, b) for e, b in zip(eps, best)]
+                best_err = torch.minimum(err, best_err)
+    full = []
+    for b in best:
+        t = torch.zeros((len(inputs), *b.shape[1:]), dtype=b.dtype)
+        t[noisy.cpu()] = b
+        full.append(t)
+    return full
+
+
 def lr_at(step: int, total: int, cfg: TrainConfig) -> float:
     if step < cfg.warmup_steps:
         return cfg.lr * (step + 1) / cfg.warmup_steps
@@ -468,8 +496,11 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict:
         if cfg.task == "restore" and cfg.sigma_weight_offset:
             sigma = (damaged - clean).flatten(1).std(dim=1) * 255  # as drawn, after clipping and rounding
             sample_weight = cfg.sigma_weight_offset / (sigma + cfg.sigma_weight_offset)
+        noise = None
+        if cfg.latent_noise_draws > 1 and strength.any():
+            noise = closest_noise(model, inputs, mask, clean, weight, strength.to(dev), cfg.latent_noise_draws, gen, amp)
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
-            pred = step_fn(inputs, mask, strength=strength.to(dev), generator=None)
+            pred = step_fn(inputs, mask, strength=strength.to(dev), generator=None, noise=noise)
         loss, parts = loss_fn(pred, clean, weight, cfg, sample_weight)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
