@@ -48,6 +48,8 @@ def main(argv=None) -> dict:
     p.add_argument("--strengths", type=float, nargs="*", default=[1.0, 1.5, 3.0])
     p.add_argument("--draws", type=int, default=4, help="seeds per hole for the diversity figures (at least 2)")
     args = p.parse_args(argv)
+    if args.draws < 2:
+        p.error("--draws must be at least 2: diversity compares seeds")
     engine = get_engine(args.checkpoint)
     fill = engine.network("fill")
     shipped = fill.config
