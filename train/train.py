@@ -167,24 +167,18 @@ def closest_noise(model: ConvAutoencoder, inputs, mask, clean, weight, strength,
     (`weight`). Training on that draw pulls the nearest noise toward the truth, rather than
     every noise toward the average, so the decoder learns to make noises count."""
     noisy = (strength > 0).nonzero().flatten()
-    dev_type = inputs.device.type
-    with torch.no_grad(), torch.autocast(dev_type, dtype=torch.bfloat16, enabled=amp):
+    with torch.no_grad(), torch.autocast(inputs.device.type, dtype=torch.bfloat16, enabled=amp):
         latent = model.encode(inputs[noisy], mask[noisy])
-        best, best_err = None, None
-        for _ in range(draws):
-            eps = model.draw_latent_noise(latent, gen)
-            pred = model.decode(model.add_latent_noise(latent, strength[noisy], noise=eps)).float()
-            err = (((pred - clean[noisy]) ** 2) * weight[noisy]).flatten(1).sum(1).cpu()
-            if best is None:
-                best, best_err = eps, err
-            else:
-                closer = (err < best_err).view(-1, 1, 1, 1)
-                best = [torch.where(closer, e, b) for e, b in zip(eps, best)]
-                best_err = torch.minimum(err, best_err)
+        drawn = [model.draw_latent_noise(latent, gen) for _ in range(draws)]
+        errors = torch.stack([
+            (((model.decode(model.add_latent_noise(latent, strength[noisy], noise=eps)).float() - clean[noisy]) ** 2)
+             * weight[noisy]).flatten(1).sum(1)
+            for eps in drawn])
+    pick = errors.argmin(0).cpu()  # (noisy samples,): the closest draw of each
     full = []
-    for b in best:
-        t = torch.zeros((len(inputs), *b.shape[1:]), dtype=b.dtype)
-        t[noisy.cpu()] = b
+    for level in zip(*drawn):  # the code, then each noisy skip: (draws, noisy samples, ...)
+        t = level[0].new_zeros((len(inputs), *level[0].shape[1:]))
+        t[noisy.cpu()] = torch.stack(level)[pick, torch.arange(len(pick))]
         full.append(t)
     return full
 
