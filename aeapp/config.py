@@ -45,7 +45,7 @@ EDGE_SOLVE = True
 
 TASKS = ("fill", "restore")
 PIXEL_LOSSES = ("l1", "psnr")
-PREFILLS = ("telea", "telea_ns", "coarse", "zeros")
+PREFILLS = ("telea", "telea_ns", "telea_ns_band", "coarse", "zeros")
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 DTYPE_CHOICES = ("float32", "float16", "bfloat16")
 
@@ -78,7 +78,9 @@ class ModelConfig:
     # What the fill network finds in the holes on its first pass (see aeapp/prefill.py):
     # "telea" (OpenCV's fast-marching inpainting, which the network then refines),
     # "telea_ns" (the mean of Telea's and Navier-Stokes' fills: the shipped fill network was
-    # trained on "telea" and does better from this start, measured on CBSD432), "coarse"
+    # trained on "telea" and does better from this start, measured on CBSD432),
+    # "telea_ns_band" (that mean with its outer band of 6 pixels a third of the way to a
+    # biharmonic solve: the same network does better again, experiment 36), "coarse"
     # (local averages of the known pixels) or "zeros".
     prefill: str = "telea"
     # Channels of a small full-resolution head that refines the decoder's output from the

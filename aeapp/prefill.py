@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from . import peers
+from .edge_solve import blend_edge_band
 
 
 def coarse_fill(image: torch.Tensor, mask: torch.Tensor, scales=(4, 16, 64)) -> torch.Tensor:
@@ -43,14 +44,14 @@ def prefill(image: np.ndarray, mask: np.ndarray, method: str) -> np.ndarray:
         return image
     if method == "telea":
         return peers.inpaint_telea(image, mask)
-    if method == "telea_ns":
+    if method in ("telea_ns", "telea_ns_band"):
         # OpenCV's inpainting is single-threaded and releases the GIL: run the two side by side.
         with ThreadPoolExecutor(max_workers=1) as pool:
             ns = pool.submit(peers.inpaint_ns, image, mask)
             telea = peers.inpaint_telea(image, mask)
             telea += ns.result()
             telea *= 0.5
-            return telea
+        return telea if method == "telea_ns" else blend_edge_band(telea, mask)
     holes_zeroed = np.where(mask[..., None], 0.0, image).astype(np.float32)
     if method == "zeros":
         return holes_zeroed

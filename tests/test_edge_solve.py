@@ -1,7 +1,7 @@
 import numpy as np
 import torch
 
-from aeapp.edge_solve import _STENCIL, edge_ring, resolve_edges, solve_biharmonic
+from aeapp.edge_solve import _STENCIL, blend_edge_band, edge_band, edge_ring, resolve_edges, solve_biharmonic
 from aeapp.engine import Engine
 
 from .conftest import make_hole, make_photo, make_tiny_networks
@@ -57,3 +57,31 @@ def test_the_solution_satisfies_the_discrete_biharmonic_equation():
     residual = sum(w * out[ys + dy, xs + dx] for (dy, dx), w in _STENCIL)
     assert np.abs(residual).max() < 1e-4
     assert np.array_equal(out[~unknown], img[~unknown])
+
+
+def test_the_band_is_the_hole_pixels_near_a_known_one():
+    mask = make_hole((40, 40), (5, 35, 5, 35))
+    band = edge_band(mask, 3)
+    assert band[5, 20] and band[7, 20] and not band[9, 20] and not band[20, 20]
+    assert not band[~mask].any() and np.array_equal(edge_band(mask, 1), edge_ring(mask) & edge_band(mask, 1))
+    assert not edge_band(np.ones((8, 8), bool), 3).any()  # no known pixel: no band
+
+
+def test_the_band_moves_a_share_of_the_way_to_its_biharmonic_solve():
+    yy, xx = np.mgrid[0:40, 0:44].astype(np.float32)
+    ramp = np.stack([0.2 + 0.01 * xx, 0.1 + 0.015 * yy, 0.5 + 0.005 * (xx - yy)], axis=-1)
+    mask = make_hole((40, 44), (6, 34, 5, 38))
+    band = edge_band(mask, 6)
+    filled = ramp.copy()
+    filled[band] = 0.9  # wrong on the band; right beyond it, so the band solves to the ramp
+    out = blend_edge_band(filled, mask, width=6, share=0.25)
+    assert np.array_equal(out[~band], filled[~band])
+    assert np.allclose(out[band], 0.75 * 0.9 + 0.25 * ramp[band], atol=1e-4)
+    assert np.allclose(blend_edge_band(ramp, mask, width=6, share=0.25), ramp, atol=1e-4)  # already biharmonic
+    assert out.dtype == np.float32
+
+
+def test_the_band_blend_leaves_empty_and_full_masks_alone():
+    img = make_photo(10, 12)
+    assert blend_edge_band(img, np.zeros((10, 12), bool)) is img
+    assert blend_edge_band(img, np.ones((10, 12), bool)) is img

@@ -4,6 +4,7 @@ import torch
 
 from aeapp import peers
 from aeapp.config import ModelConfig
+from aeapp.edge_solve import blend_edge_band
 from aeapp.prefill import coarse_fill, prefill
 
 from .conftest import make_photo
@@ -16,7 +17,7 @@ def holes():
     return m
 
 
-@pytest.mark.parametrize("method", ["telea", "telea_ns", "coarse", "zeros"])
+@pytest.mark.parametrize("method", ["telea", "telea_ns", "telea_ns_band", "coarse", "zeros"])
 def test_known_pixels_are_kept(method, holes):
     img = make_photo()
     out = prefill(img, holes, method)
@@ -33,6 +34,14 @@ def test_telea_ns_is_the_mean_of_both_peers(holes):
     img = make_photo()
     both = (peers.inpaint_telea(img, holes) + peers.inpaint_ns(img, holes)) / 2
     assert np.allclose(prefill(img, holes, "telea_ns"), both, atol=1e-7)
+
+
+def test_telea_ns_band_is_that_mean_with_its_edge_band_blended(holes):
+    img = make_photo()
+    mean = prefill(img, holes, "telea_ns")
+    banded = prefill(img, holes, "telea_ns_band")
+    assert np.allclose(banded, blend_edge_band(mean, holes), atol=1e-6)
+    assert not np.allclose(banded[holes], mean[holes])
 
 
 def test_coarse_fill_is_close_to_the_surroundings(holes):
