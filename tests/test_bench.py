@@ -142,6 +142,22 @@ def test_dtype_speed_script_times_and_scores_each_dtype(tmp_path, tiny_checkpoin
         assert rec["fill_1mp_s"] > 0 and rec["restore_1mp_s"] > 0 and np.isfinite(rec["psnr_noise25"])
 
 
+def test_prefill_speed_script_times_each_prefill_against_the_first(tmp_path, tiny_checkpoint):
+    from aeapp.checkpoint import load
+    from bench import prefill_speed
+
+    data = tmp_path / "data"
+    save_image(make_photo(48, 64, seed=5), data / "a.png")
+    before = load(tiny_checkpoint)[0]["fill"].config.prefill
+    results = prefill_speed.main(["--data", str(data), "--images", "1", "--repeats", "1", "--checkpoint", str(tiny_checkpoint)])
+    assert set(results) == {"thin", "thick", "boxes", "scratches", "1 MP box"}
+    for rec in results.values():
+        assert set(rec) == {"telea_ns", "telea_ns_band"} and rec["telea_ns"]["ratio"] == 1.0
+        assert all(r["seconds_median"] > 0 and r["megapixels_per_second"] > 0 for r in rec.values())
+    from aeapp.engine import get_engine
+    assert get_engine(str(tiny_checkpoint), device="cpu").network("fill").config.prefill == before  # put back
+
+
 def test_fill_window_script_compares_window_and_whole_image(tmp_path, tiny_checkpoint):
     from aeapp import engine as engine_mod
     from bench import fill_window

@@ -85,3 +85,35 @@ def test_the_band_blend_leaves_empty_and_full_masks_alone():
     img = make_photo(10, 12)
     assert blend_edge_band(img, np.zeros((10, 12), bool)) is img
     assert blend_edge_band(img, np.ones((10, 12), bool)) is img
+
+
+def test_unknowns_at_the_image_edge_are_solved_with_the_edge_mirrored():
+    img = make_photo(30, 34)
+    unknown = make_hole((30, 34), (0, 8, 0, 10))  # the top-left corner: the stencil is mirrored
+    out = solve_biharmonic(img, unknown).astype(np.float64)
+    ys, xs = np.nonzero(unknown)
+
+    def at(y, x):
+        return out[np.abs(y), np.abs(x)]  # reflect about row 0 and column 0
+
+    residual = sum(w * at(ys + dy, xs + dx) for (dy, dx), w in _STENCIL)
+    assert np.abs(residual).max() < 1e-4 and np.isfinite(out).all()
+
+
+def test_a_failed_fast_factorisation_falls_back_to_pivoting(monkeypatch):
+    import aeapp.edge_solve as edge_solve
+
+    img = make_photo(30, 34)
+    unknown = make_hole((30, 34), (8, 20, 9, 25))
+    expected = solve_biharmonic(img, unknown)
+    real, calls = edge_solve.splu, []
+
+    def zero_pivot_first(system, **options):
+        calls.append(options)
+        if options:  # the fast, unpivoted factorisation
+            raise RuntimeError("Factor is exactly singular")
+        return real(system)
+
+    monkeypatch.setattr(edge_solve, "splu", zero_pivot_first)
+    assert np.allclose(solve_biharmonic(img, unknown), expected, atol=1e-6)
+    assert len(calls) == 2 and calls[1] == {}
