@@ -163,7 +163,7 @@ def test_the_fill_network_sees_only_the_window_around_the_holes(engine):
     assert not np.array_equal(variants[0][mask], variants[1][mask])
 
 
-@pytest.mark.parametrize("method", ["telea", "telea_ns"])
+@pytest.mark.parametrize("method", ["telea", "telea_ns", "telea_ns_band"])
 def test_prefill_in_the_window_equals_the_whole_images(engine, monkeypatch, method):
     from aeapp.prefill import prefill
 
