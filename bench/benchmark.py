@@ -23,12 +23,14 @@ from requirements-dev.txt.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import platform
 import resource
 import statistics
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -210,6 +212,25 @@ def median_seconds(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
+@contextmanager
+def config_replaced(network, **changes):
+    """The network runs with these config fields changed inside the block (an inference
+    option such as its prefill or noisy skip levels), and as it was after."""
+    before = network.config
+    network.config = dataclasses.replace(before, **changes)
+    try:
+        yield
+    finally:
+        network.config = before
+
+
+def latency_mask(h: int, w: int) -> np.ndarray:
+    """The latency rows' hole: a box of a quarter of the height by a third of the width."""
+    mask = np.zeros((h, w), bool)
+    mask[h // 3 : h // 3 + h // 4, w // 3 : w // 3 + w // 3] = True
+    return mask
+
+
 def latency(engine, sizes, repeats: int, log) -> list[dict]:
     """Warm median latency of one repair (a 1/12 box hole) per size, and the peak RSS while
     it ran (the loaded model included)."""
@@ -217,8 +238,7 @@ def latency(engine, sizes, repeats: int, log) -> list[dict]:
     rng = np.random.default_rng(0)
     for name, (h, w) in sizes:
         image = rng.random((h, w, 3), dtype=np.float32)
-        mask = np.zeros((h, w), bool)
-        mask[h // 3 : h // 3 + h // 4, w // 3 : w // 3 + w // 3] = True
+        mask = latency_mask(h, w)
         engine.repair(image[:64, :64], mask[:64, :64])  # warm
         own_peak = reset_peak_rss()
         runs = repeats if h * w < 4e6 else max(2, repeats // 2)

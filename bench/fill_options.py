@@ -14,12 +14,12 @@ plausible ones, noise that only degrades the fill lowers both).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 
 import numpy as np
 
 from aeapp import damage, metrics, peers
 from aeapp.engine import get_engine
+from bench.benchmark import config_replaced
 
 KINDS = ("thin", "thick", "boxes", "scratches")
 
@@ -52,7 +52,6 @@ def main(argv=None) -> dict:
         p.error("--draws must be at least 2: diversity compares seeds")
     engine = get_engine(args.checkpoint)
     fill = engine.network("fill")
-    shipped = fill.config
     samples = damaged_samples(args.data, args.images, args.seed)
 
     def report(name, fn) -> dict:
@@ -66,14 +65,11 @@ def main(argv=None) -> dict:
     results = {"peers": {}, "prefills": {}, "diversity": {}}
     results["peers"]["telea"] = report("peer: OpenCV Telea", peers.inpaint_telea)
     results["peers"]["ns"] = report("peer: OpenCV Navier-Stokes", peers.inpaint_ns)
-    try:
-        for prefill in args.prefills:
-            fill.config = dataclasses.replace(shipped, prefill=prefill)
+    for prefill in args.prefills:
+        with config_replaced(fill, prefill=prefill):
             for steps in (1, 2):
                 results["prefills"][f"{prefill}, {steps} pass(es)"] = report(
                     f"{prefill}, {steps} pass(es)", lambda x, m, s=steps: engine.repair(x, m, steps=s))
-    finally:
-        fill.config = shipped
     holes = [(clean, x, m) for kind, clean, x, m in samples if kind in ("thick", "boxes")]
     plain = [metrics.psnr(clean, engine.repair(x, m), m) for clean, x, m in holes]
     print(f"strength 0: PSNR {np.mean(plain):.2f} dB in thick-stroke and box holes")

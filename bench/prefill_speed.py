@@ -12,14 +12,13 @@ second and its ratio to the first prefill's.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 
 import cv2
 import numpy as np
 
 from aeapp.config import PREFILLS
 from aeapp.engine import get_engine
-from bench.benchmark import damaged_inputs, median_seconds
+from bench.benchmark import config_replaced, damaged_inputs, latency_mask, median_seconds
 from bench.fill_options import KINDS
 
 
@@ -36,34 +35,28 @@ def main(argv=None) -> dict:
     engine = get_engine(args.checkpoint, device="cpu")
     engine.warmup()
     fill = engine.network("fill")
-    shipped = fill.config
     images = [img.astype(np.float32) / 255.0 for img in load_folder(args.data, limit=args.images)]
     cases = {kind: damaged_inputs(images, kind, 0) for kind in KINDS}
     big = cv2.resize(images[0], (1024, 1024), interpolation=cv2.INTER_CUBIC)
-    hole = np.zeros(big.shape[:2], bool)
-    hole[365:660, 365:660] = True  # 1/12 of the image, as the benchmark's latency rows
-    cases["1 MP box"] = [(big, hole)] * 5  # five interleaved rounds: one image is noisier than 16
+    cases["1 MP box"] = [(big, latency_mask(1024, 1024))] * 5  # five interleaved rounds: one image is noisier than 16
 
     def timed(prefill, x, m) -> float:
-        fill.config = dataclasses.replace(shipped, prefill=prefill)
-        return median_seconds(lambda: engine.repair(x, m), args.repeats)
+        with config_replaced(fill, prefill=prefill):
+            return median_seconds(lambda: engine.repair(x, m), args.repeats)
 
     results = {}
-    try:
-        for case, samples in cases.items():
-            seconds = {name: [] for name in args.prefills}
-            for x, m in samples:  # interleaved: each image with every prefill in turn
-                for name in args.prefills:
-                    seconds[name].append(timed(name, x, m))
-            megapixels = float(np.mean([m.size for _, m in samples])) / 1e6
-            base = float(np.median(seconds[args.prefills[0]]))
-            results[case] = {}
-            for name, s in seconds.items():
-                median = float(np.median(s))
-                results[case][name] = {"seconds_median": median, "megapixels_per_second": megapixels / median, "ratio": median / base}
-                print(f"{case:<10} {name:<14} {median:.3f} s  ({megapixels / median:.2f} MP/s, {median / base:.2f}x)", flush=True)
-    finally:
-        fill.config = shipped
+    for case, samples in cases.items():
+        seconds = {name: [] for name in args.prefills}
+        for x, m in samples:  # interleaved: each image with every prefill in turn
+            for name in args.prefills:
+                seconds[name].append(timed(name, x, m))
+        megapixels = float(np.mean([m.size for _, m in samples])) / 1e6
+        base = float(np.median(seconds[args.prefills[0]]))
+        results[case] = {}
+        for name, s in seconds.items():
+            median = float(np.median(s))
+            results[case][name] = {"seconds_median": median, "megapixels_per_second": megapixels / median, "ratio": median / base}
+            print(f"{case:<10} {name:<14} {median:.3f} s  ({megapixels / median:.2f} MP/s, {median / base:.2f}x)", flush=True)
     return results
 
 

@@ -12,13 +12,13 @@ image survives). With --save, writes the first image's variants as PNGs to look 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 from pathlib import Path
 
 import numpy as np
 
 from aeapp import image_io, metrics
 from aeapp.engine import get_engine
+from bench.benchmark import config_replaced
 
 
 def main(argv=None) -> dict:
@@ -34,12 +34,10 @@ def main(argv=None) -> dict:
 
     engine = get_engine(args.checkpoint)
     restore = engine.network("restore")
-    shipped = restore.config
     images = [img.astype(np.float32) / 255.0 for img in load_folder(args.data, limit=args.images)]
     results = {}
-    try:
-        for levels in args.levels or [list(shipped.noisy_skip_levels)]:
-            restore.config = dataclasses.replace(shipped, noisy_skip_levels=tuple(levels))
+    for levels in args.levels or [list(restore.config.noisy_skip_levels)]:
+        with config_replaced(restore, noisy_skip_levels=tuple(levels)):
             for strength in args.strengths:
                 spread, kept = [], []
                 for i, img in enumerate(images):
@@ -53,8 +51,6 @@ def main(argv=None) -> dict:
                 key = f"levels {levels}, strength {strength:g}"
                 results[key] = {"spread": float(np.mean(spread)), "psnr_to_image": float(np.mean(kept))}
                 print(f"{key:<30} mean |variant 1 - variant 2| {np.mean(spread):.4f}   PSNR to the image {np.mean(kept):.2f} dB", flush=True)
-    finally:
-        restore.config = shipped
     return results
 
 

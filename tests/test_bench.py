@@ -8,7 +8,7 @@ from aeapp.checkpoint import DEFAULT_CHECKPOINT, read_metadata
 from aeapp.image_io import save_image
 from bench import benchmark, gpu_check
 
-from .conftest import make_photo
+from .conftest import make_photo, make_tiny_networks
 
 
 def test_damaged_inputs_are_reproducible_and_task_specific():
@@ -260,3 +260,17 @@ def test_fill_rule_needs_boxes_and_the_mean_to_gain_and_no_kind_to_lose_beyond_t
     from bench.compare import fill_rule
 
     assert fill_rule({k: {"diff": d, "se": 0.02} for k, d in diffs.items()})["ships"] is ships
+
+
+def test_config_replaced_puts_the_network_config_back_even_after_an_error():
+    from bench.benchmark import config_replaced, latency_mask
+
+    fill = make_tiny_networks()["fill"]
+    before = fill.config
+    with pytest.raises(RuntimeError):
+        with config_replaced(fill, prefill="telea_ns_band"):
+            assert fill.config.prefill == "telea_ns_band" and fill.config.widths == before.widths
+            raise RuntimeError("a failing measurement")
+    assert fill.config is before
+    mask = latency_mask(120, 90)
+    assert mask.sum() == 30 * 30 and mask[40, 30] and not mask[39, 30]  # a quarter of the height, a third of the width
