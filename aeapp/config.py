@@ -39,8 +39,9 @@ VARY_STRENGTH = 3.0
 # at twice the cost (bench/self_ensemble.py). One by default: on a CPU without AMX (AVX512-BF16
 # only) two views put blind restoration under 100 times BM3D's speed, and the gain is invisible.
 RESTORE_VIEWS = 1
-# Re-solve the ring of hole pixels next to a known pixel by biharmonic interpolation after the
-# fill network (aeapp/edge_solve.py; `Engine(edge_solve=False)` to see the network alone).
+# Re-solve the ring of hole pixels next to a known pixel by biharmonic interpolation, pulled
+# toward the network's fill, after the fill network (aeapp/edge_solve.py, RING_PULL;
+# `Engine(edge_solve=False)` to see the network alone).
 EDGE_SOLVE = True
 
 TASKS = ("fill", "restore")

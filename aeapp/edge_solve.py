@@ -6,6 +6,9 @@ as good or better, while further in the network wins by far (bench/hole_edge.py)
 ring of hole pixels that touch a known pixel is solved again, biharmonically, with the known
 pixels on one side and the network's fill on the other as its boundary: a sparse system
 over the ring's pixels only, cheap next to the network (checkpoints/README.md, experiment 25).
+The solve also pulls each ring pixel toward the network's own value there (`RING_PULL`):
+the network reads texture the interpolation cannot, and the blend of both beats either on
+scratches, whose holes are mostly ring (experiment 37).
 The same solve over a wider band, a third of the way, also smooths the classical prefill the
 network starts from (`blend_edge_band`, experiment 36).
 
@@ -40,10 +43,17 @@ def _reflect(i: np.ndarray, n: int) -> np.ndarray:
     return np.clip(np.where(i >= n, 2 * (n - 1) - i, i), 0, n - 1)
 
 
-def solve_biharmonic(values: np.ndarray, unknown: np.ndarray) -> np.ndarray:
+# How strongly the ring's solve holds each pixel to the network's fill, against the stencil's
+# centre weight of 20: chosen on 64 CBSD432 images, confirmed on the next 64 (experiment 37).
+RING_PULL = 2.0
+
+
+def solve_biharmonic(values: np.ndarray, unknown: np.ndarray, pull: float = 0.0) -> np.ndarray:
     """`values` with its `unknown` pixels replaced by the solution of the discrete biharmonic
-    equation whose boundary is every other pixel (mirrored at the image's edges). Memory and
-    time grow with the unknown pixels, not with the image."""
+    equation whose boundary is every other pixel (mirrored at the image's edges). With
+    `pull` > 0, the minimiser of the biharmonic energy plus `pull`/2 times the squared
+    distance to the unknown pixels' current values instead: (stencil + pull) u = boundary
+    terms + pull * values. Memory and time grow with the unknown pixels, not with the image."""
     h, w = unknown.shape
     ys, xs = np.nonzero(unknown)
     n = len(ys)
@@ -59,6 +69,11 @@ def solve_biharmonic(values: np.ndarray, unknown: np.ndarray) -> np.ndarray:
         cols.append(col[inside])
         weights.append(np.full(len(rows[-1]), weight))
         rhs[~inside] -= weight * values[qy[~inside], qx[~inside]]
+    if pull:
+        rows.append(np.arange(n))
+        cols.append(np.arange(n))
+        weights.append(np.full(n, float(pull)))
+        rhs += pull * values[ys, xs].reshape(n, -1)
     system = sparse.csc_matrix((np.concatenate(weights), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
     # Away from the image's edges the system is symmetric positive definite: a symmetric
     # ordering without pivoting factors it 10 to 30% faster than SuperLU's default. Mirrored
@@ -76,13 +91,13 @@ def solve_biharmonic(values: np.ndarray, unknown: np.ndarray) -> np.ndarray:
     return out
 
 
-def _resolved(filled: np.ndarray, unknown: np.ndarray) -> np.ndarray | None:
+def _resolved(filled: np.ndarray, unknown: np.ndarray, pull: float = 0.0) -> np.ndarray | None:
     """`filled` with `unknown` re-solved and clipped to [0,1]; None when there is nothing
     to solve, no boundary to solve from, or the system is singular."""
     if not unknown.any() or unknown.all():
         return None
     try:
-        out = solve_biharmonic(filled, unknown)
+        out = solve_biharmonic(filled, unknown, pull)
     except RuntimeError:  # SuperLU: exactly singular
         return None
     if not np.isfinite(out[unknown]).all():
@@ -91,9 +106,10 @@ def _resolved(filled: np.ndarray, unknown: np.ndarray) -> np.ndarray | None:
     return out
 
 
-def resolve_edges(filled: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """`filled` (holes already filled) with its edge ring re-solved; every other pixel kept."""
-    out = _resolved(filled, edge_ring(mask))
+def resolve_edges(filled: np.ndarray, mask: np.ndarray, pull: float = RING_PULL) -> np.ndarray:
+    """`filled` (holes already filled) with its edge ring re-solved, pulled toward its own
+    values by `pull`; every other pixel kept."""
+    out = _resolved(filled, edge_ring(mask), pull)
     return filled if out is None else out
 
 

@@ -291,7 +291,8 @@ class Engine:
 
     def _fill_result(self, pred: np.ndarray, rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """The fill network's prediction in the holes, the known pixels exact, and (with
-        `edge_solve`) the holes' edge ring re-solved biharmonically from both."""
+        `edge_solve`) the holes' edge ring re-solved biharmonically from both, pulled toward
+        the network's values."""
         out = masks.composite(pred, rgb, mask)
         return resolve_edges(out, mask) if self.edge_solve else out
 

@@ -1,7 +1,7 @@
 import numpy as np
 import torch
 
-from aeapp.edge_solve import _STENCIL, blend_edge_band, edge_band, edge_ring, resolve_edges, solve_biharmonic
+from aeapp.edge_solve import _STENCIL, RING_PULL, blend_edge_band, edge_band, edge_ring, resolve_edges, solve_biharmonic
 from aeapp.engine import Engine
 
 from .conftest import make_hole, make_photo, make_tiny_networks
@@ -24,7 +24,7 @@ def test_the_ring_is_resolved_from_both_sides_and_nothing_else_moves():
     ring = edge_ring(mask)
     filled = truth.copy()
     filled[ring] = 0.9
-    out = resolve_edges(filled, mask)
+    out = resolve_edges(filled, mask, pull=0.0)
     assert np.abs(out[ring] - truth[ring]).max() < 1e-3
     assert np.array_equal(out[~ring], filled[~ring])
     assert out.dtype == np.float32 and out.min() >= 0 and out.max() <= 1
@@ -57,6 +57,30 @@ def test_the_solution_satisfies_the_discrete_biharmonic_equation():
     residual = sum(w * out[ys + dy, xs + dx] for (dy, dx), w in _STENCIL)
     assert np.abs(residual).max() < 1e-4
     assert np.array_equal(out[~unknown], img[~unknown])
+
+
+def test_a_pulled_solve_minimises_smoothness_plus_distance_to_the_fill():
+    img = make_photo(40, 52)
+    unknown = make_hole((40, 52), (10, 28, 8, 40)) & ~make_hole((40, 52), (13, 25, 11, 37))
+    free = solve_biharmonic(img, unknown).astype(np.float64)
+    pulled = solve_biharmonic(img, unknown, pull=RING_PULL).astype(np.float64)
+    ys, xs = np.nonzero(unknown)
+    residual = sum(w * pulled[ys + dy, xs + dx] for (dy, dx), w in _STENCIL) + RING_PULL * (pulled[ys, xs] - img[ys, xs])
+    assert np.abs(residual).max() < 1e-4
+    assert np.array_equal(pulled[~unknown], img[~unknown])
+    # between the free solve and the values it is pulled to, closer to them the harder the pull
+    gap = lambda out: np.abs(out[unknown] - img[unknown]).mean()  # noqa: E731
+    firm = solve_biharmonic(img, unknown, pull=50.0).astype(np.float64)
+    assert gap(firm) < gap(pulled) < gap(free)
+
+
+def test_the_engine_pulls_the_ring_toward_the_network():
+    photo = make_photo(40, 52)
+    mask = make_hole((40, 52), (10, 22, 12, 30))
+    on = Engine(make_tiny_networks(), torch.device("cpu"), torch.float32)
+    network = Engine(make_tiny_networks(), torch.device("cpu"), torch.float32, edge_solve=False).repair(photo, mask)
+    assert np.allclose(on.repair(photo, mask), resolve_edges(network, mask, RING_PULL), atol=1e-5)
+    assert not np.allclose(resolve_edges(network, mask, RING_PULL), resolve_edges(network, mask, 0.0), atol=1e-4)
 
 
 def test_the_band_is_the_hole_pixels_near_a_known_one():
