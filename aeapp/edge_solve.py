@@ -20,6 +20,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import scipy.sparse as sparse
+from scipy.sparse.csgraph import reverse_cuthill_mckee
 from scipy.sparse.linalg import splu
 
 # The discrete biharmonic operator (the 5-point Laplacian squared): 13 points, offset -> weight.
@@ -29,6 +30,8 @@ _STENCIL = (
     *(((dy, dx), 2.0) for dy, dx in ((1, 1), (1, -1), (-1, 1), (-1, -1))),
     *(((dy, dx), 1.0) for dy, dx in ((0, 2), (0, -2), (2, 0), (-2, 0))),
 )
+_OFFSETS = np.array([offset for offset, _ in _STENCIL])
+_WEIGHTS = np.array([weight for _, weight in _STENCIL])
 
 
 def edge_ring(mask: np.ndarray) -> np.ndarray:
@@ -54,63 +57,74 @@ def solve_biharmonic(values: np.ndarray, unknown: np.ndarray, pull: float = 0.0)
     `pull` > 0, the minimiser of the biharmonic energy plus `pull`/2 times the squared
     distance to the unknown pixels' current values instead: (stencil + pull) u = boundary
     terms + pull * values. Memory and time grow with the unknown pixels, not with the image."""
+    ys, xs, solution = _solve(values, unknown, pull)
+    out = values.copy()
+    out[ys, xs] = solution
+    return out
+
+
+def _solve(values: np.ndarray, unknown: np.ndarray, pull: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rows, columns, values) of the unknown pixels solved as `solve_biharmonic` says."""
     h, w = unknown.shape
     ys, xs = np.nonzero(unknown)
     n = len(ys)
     index = np.full((h, w), -1, np.int64)  # each unknown pixel's row in the system
     index[ys, xs] = np.arange(n)
-    rows, cols, weights = [], [], []
-    rhs = np.zeros((n, values.shape[2]))
-    for (dy, dx), weight in _STENCIL:
-        qy, qx = _reflect(ys + dy, h), _reflect(xs + dx, w)
-        col = index[qy, qx]
-        inside = col >= 0
-        rows.append(np.nonzero(inside)[0])
-        cols.append(col[inside])
-        weights.append(np.full(len(rows[-1]), weight))
-        rhs[~inside] -= weight * values[qy[~inside], qx[~inside]]
+    # Every unknown pixel's 13 stencil points at once: those that are unknown are the
+    # system's entries (row by row, so already in CSR order), the rest its right-hand side.
+    qy, qx = _reflect(ys[:, None] + _OFFSETS[:, 0], h), _reflect(xs[:, None] + _OFFSETS[:, 1], w)
+    col = index[qy, qx]
+    inside = col >= 0
+    weights = np.broadcast_to(_WEIGHTS + np.where(_OFFSETS.any(axis=1), 0.0, pull), col.shape)
+    rows, known = np.nonzero(~inside)
+    terms = weights[rows, known][:, None] * values[qy[rows, known], qx[rows, known]]
+    rhs = -np.stack([np.bincount(rows, terms[:, c], minlength=n) for c in range(values.shape[2])], axis=1)
     if pull:
-        rows.append(np.arange(n))
-        cols.append(np.arange(n))
-        weights.append(np.full(n, float(pull)))
-        rhs += pull * values[ys, xs].reshape(n, -1)
-    system = sparse.csc_matrix((np.concatenate(weights), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
-    # Away from the image's edges the system is symmetric positive definite: a symmetric
-    # ordering without pivoting factors it 10 to 30% faster than SuperLU's default. Mirrored
+        rhs += pull * values[ys, xs]
+    indptr = np.concatenate([[0], np.cumsum(inside.sum(axis=1))])
+    system = sparse.csr_matrix((weights[inside], col[inside], indptr), shape=(n, n)).tocsc()
+    solution = np.empty_like(rhs)
+    # Away from the image's edges the system is symmetric positive definite, and the unknowns
+    # form thin bands and rings: a reverse Cuthill-McKee ordering factored without pivoting is
+    # the fastest way SuperLU found to solve them (checkpoints/README.md, experiment 37). Mirrored
     # edges make it slightly unsymmetric, so a solution that does not satisfy the system is
     # solved again with pivoting.
+    order = reverse_cuthill_mckee(system, symmetric_mode=True)
     try:
-        solution = splu(system, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0, options={"SymmetricMode": True}).solve(rhs)
+        lu = splu(system[order][:, order].tocsc(), permc_spec="NATURAL", diag_pivot_thresh=0.0, options={"SymmetricMode": True})
+        solution[order] = lu.solve(rhs[order])
         exact = np.abs(system @ solution - rhs).max() <= 1e-6 * max(1.0, np.abs(rhs).max())
     except RuntimeError:  # a zero pivot
         exact = False
     if not exact:
         solution = splu(system).solve(rhs)
-    out = values.copy()
-    out[ys, xs] = solution.reshape(n, -1)
-    return out
+    return ys, xs, solution
 
 
-def _resolved(filled: np.ndarray, unknown: np.ndarray, pull: float = 0.0) -> np.ndarray | None:
-    """`filled` with `unknown` re-solved and clipped to [0,1]; None when there is nothing
-    to solve, no boundary to solve from, or the system is singular."""
+def _resolved(filled: np.ndarray, unknown: np.ndarray, pull: float = 0.0) -> tuple | None:
+    """(rows, columns, values) of `unknown` re-solved and clipped to [0,1]; None when there
+    is nothing to solve, no boundary to solve from, or the system is singular."""
     if not unknown.any() or unknown.all():
         return None
     try:
-        out = solve_biharmonic(filled, unknown, pull)
+        ys, xs, solution = _solve(filled, unknown, pull)
     except RuntimeError:  # SuperLU: exactly singular
         return None
-    if not np.isfinite(out[unknown]).all():
+    if not np.isfinite(solution).all():
         return None
-    out[unknown] = np.clip(out[unknown], 0.0, 1.0)
-    return out
+    return ys, xs, np.clip(solution, 0.0, 1.0)
 
 
 def resolve_edges(filled: np.ndarray, mask: np.ndarray, pull: float = RING_PULL) -> np.ndarray:
     """`filled` (holes already filled) with its edge ring re-solved, pulled toward its own
     values by `pull`; every other pixel kept."""
-    out = _resolved(filled, edge_ring(mask), pull)
-    return filled if out is None else out
+    solved = _resolved(filled, edge_ring(mask), pull)
+    if solved is None:
+        return filled
+    ys, xs, values = solved
+    out = filled.copy()
+    out[ys, xs] = values
+    return out
 
 
 def edge_band(mask: np.ndarray, width: float) -> np.ndarray:
@@ -133,6 +147,7 @@ def blend_edge_band(filled: np.ndarray, mask: np.ndarray, width: float = 6.0, sh
     solved = _resolved(filled, band)
     if solved is None:
         return filled
+    ys, xs, values = solved
     out = filled.copy()
-    out[band] += share * (solved[band] - filled[band])
+    out[ys, xs] += share * (values - filled[ys, xs])
     return out
