@@ -32,6 +32,7 @@ _STENCIL = (
 )
 _OFFSETS = np.array([offset for offset, _ in _STENCIL])
 _WEIGHTS = np.array([weight for _, weight in _STENCIL])
+_IS_CENTRE = ~_OFFSETS.any(axis=1)  # where a pull adds to the stencil: the pixel's own weight
 
 
 def edge_ring(mask: np.ndarray) -> np.ndarray:
@@ -75,7 +76,7 @@ def _solve(values: np.ndarray, unknown: np.ndarray, pull: float) -> tuple[np.nda
     qy, qx = _reflect(ys[:, None] + _OFFSETS[:, 0], h), _reflect(xs[:, None] + _OFFSETS[:, 1], w)
     col = index[qy, qx]
     inside = col >= 0
-    weights = np.broadcast_to(_WEIGHTS + np.where(_OFFSETS.any(axis=1), 0.0, pull), col.shape)
+    weights = np.broadcast_to(_WEIGHTS + pull * _IS_CENTRE, col.shape)
     rows, known = np.nonzero(~inside)
     terms = weights[rows, known][:, None] * values[qy[rows, known], qx[rows, known]]
     rhs = -np.stack([np.bincount(rows, terms[:, c], minlength=n) for c in range(values.shape[2])], axis=1)

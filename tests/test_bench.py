@@ -160,17 +160,18 @@ def test_prefill_speed_script_times_each_prefill_against_the_first(tmp_path, tin
 
 def test_ring_pull_script_scores_each_pull_against_the_first(tmp_path, tiny_checkpoint):
     from bench import ring_pull
+    from bench.fill_options import KINDS
 
     data = tmp_path / "data"
     for i in range(2):
         save_image(make_photo(48, 64, seed=7 + i), data / f"{i}.png")
     results = ring_pull.main(["--data", str(data), "--images", "1", "--offset", "1", "--pulls", "0", "2",
                               "--checkpoint", str(tiny_checkpoint)])
-    assert set(results) == {f"{kind}, pull {p}" for kind in ("thin", "thick", "boxes", "scratches") for p in ("0", "2")}
-    assert all(results[f"{kind}, pull 0"]["diff"] == 0.0 for kind in ("thin", "thick", "boxes", "scratches"))
+    assert set(results) == {f"{kind}, pull {p}" for kind in KINDS for p in ("0", "2")}
+    assert all(results[f"{kind}, pull 0"]["diff"] == 0.0 for kind in KINDS)
     assert all(np.isfinite(r["psnr"]) for r in results.values())
     # a pull moves the ring, so some hole kind scores differently
-    assert any(results[f"{kind}, pull 2"]["diff"] != 0.0 for kind in ("thin", "thick", "boxes", "scratches"))
+    assert any(results[f"{kind}, pull 2"]["diff"] != 0.0 for kind in KINDS)
 
 
 def test_fill_window_script_compares_window_and_whole_image(tmp_path, tiny_checkpoint):
