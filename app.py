@@ -30,7 +30,8 @@ from aeapp.augment import AugmentSettings, augment
 from aeapp.checkpoint import DEFAULT_CHECKPOINT, training_record
 from aeapp.config import VARY_STRENGTH
 from aeapp.comparison import quality, run_peers
-from aeapp.engine import get_engine, limit_heap_arenas
+from aeapp.engine import get_engine
+from aeapp.heap import keep_freed_memory, limit_arenas
 from aeapp.latent_view import latent_picture
 
 try:  # ZeroGPU on Hugging Face Spaces: the GPU is attached only inside these functions.
@@ -52,6 +53,10 @@ CHECKPOINT = Path(os.environ.get("AEAPP_CHECKPOINT", DEFAULT_CHECKPOINT))
 MAX_PIXELS = int(os.environ.get("AEAPP_MAX_PIXELS", 25_000_000))
 MAX_FILE_SIZE = os.environ.get("AEAPP_MAX_FILE_SIZE", "50mb")
 MAX_VARIANTS = 16
+# Freed memory is kept for the next request while the process's resident memory is under
+# this many MiB (aeapp/heap.py): repairs skip re-faulting it, and memory stays bounded.
+# 0: handed back after every network pass.
+KEEP_FREED_MIB = float(os.environ.get("AEAPP_KEEP_FREED_MIB", 1536))
 FILL_STRENGTH = 3.0  # latent noise used for alternative fills when the slider is at 0 (its maximum: fills change subtly)
 # Results are written here under unique names (Gradio then serves its own copy);
 # nothing is ever written to a fixed, shared path.
@@ -64,7 +69,9 @@ LIMITS = f"Uploads up to {MAX_FILE_SIZE.upper().replace('MB', ' MB')} and {MAX_P
 
 
 def _load_engine():
-    limit_heap_arenas()  # a long-running server: keeps its resident memory flat
+    limit_arenas()  # a long-running server: keeps its resident memory flat
+    if KEEP_FREED_MIB > 0:
+        keep_freed_memory(KEEP_FREED_MIB)
     try:
         engine = get_engine(CHECKPOINT, device=os.environ.get("AEAPP_DEVICE", "auto"))
         engine.warmup()

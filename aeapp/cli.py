@@ -13,6 +13,7 @@ import os
 import sys
 from pathlib import Path
 
+from . import heap
 from .config import DEVICE_CHOICES, DTYPE_CHOICES, VARY_STRENGTH
 
 EXIT_FAILED_FILES = 1
@@ -324,7 +325,8 @@ def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.func(args)
+        with heap.batch_mode():  # one image after another: keep the heap's pages for the next
+            return args.func(args)
     except UsageError as e:
         _fail(str(e))
         return EXIT_USAGE

@@ -8,7 +8,6 @@ tensors exist only inside this module. No UI and no file paths beyond the checkp
 
 from __future__ import annotations
 
-import ctypes
 import functools
 import math
 import threading
@@ -21,37 +20,12 @@ import torch
 from . import checkpoint, device as device_mod, image_io, masks
 from .config import EDGE_SOLVE, RESTORE_VIEWS, VARY_STRENGTH
 from .edge_solve import resolve_edges
+from .heap import release_freed_memory
 from .model import ConvAutoencoder, Latent
 from .padding import pad_to_multiple, unpad
 from .prefill import prefill
 
 ProgressFn = Callable[[float, str], None]
-
-try:
-    _glibc = ctypes.CDLL("libc.so.6")
-    _malloc_trim, _mallopt = _glibc.malloc_trim, _glibc.mallopt
-except (OSError, AttributeError):  # not glibc: the allocator manages this itself
-    _malloc_trim = _mallopt = None
-_M_ARENA_MAX = -8  # glibc's mallopt parameter number
-
-
-def _release_freed_memory() -> None:
-    """Hand freed heap pages back to the OS. Requests of many image sizes, from many server
-    threads, leave glibc's heaps fragmented: without this a long-running server's resident
-    memory creeps up although nothing leaks."""
-    if _malloc_trim is not None:
-        _malloc_trim(0)
-
-
-def limit_heap_arenas(count: int = 2) -> bool:
-    """Cap glibc's heaps ("arenas") for a server process; True when the cap was set.
-
-    glibc gives threads their own heaps, up to 8 per core, and the web server's worker
-    threads fragment them with images of many sizes: in bench/load_test.py resident memory
-    still climbed 36 to 58 MiB per 200 requests with `malloc_trim`; with 2 arenas it rose
-    9 MiB over 400 requests, at the same latency (the same as MALLOC_ARENA_MAX=2)."""
-    return _mallopt is not None and _mallopt(_M_ARENA_MAX, int(count)) == 1
-
 
 def _as_image(image) -> image_io.LoadedImage:
     if isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] == 3 and image.dtype == np.float32:
@@ -220,11 +194,12 @@ class Engine:
         latent.network = name
         return latent
 
-    def _decode_tensor(self, latent: Latent, strength: float, generator: torch.Generator | None) -> np.ndarray:
+    def _decode_tensor(self, latent: Latent, strength: float, generator: torch.Generator | None, composited: bool = False) -> np.ndarray:
+        """The decoded image; `composited`: the caller keeps only a fill's hole pixels."""
         model = self.network(latent.network)
         if strength:
             latent = model.add_latent_noise(latent, strength, generator)
-        out = model.decode(latent)
+        out = model.decode(latent, holes_only=composited and latent.network == "fill")
         return self._to_array(unpad(out, latent.size))
 
     def _predict(self, image, mask, name, window, strength=0.0, generator=None, progress: ProgressFn | None = None) -> np.ndarray:
@@ -248,7 +223,7 @@ class Engine:
                 if views > 1:
                     pred /= views
             finally:
-                _release_freed_memory()
+                release_freed_memory()
         return _paste(image, window, pred)
 
     def _predict_tiles(self, name, image, mask, strength, generator, progress) -> np.ndarray:
@@ -256,7 +231,7 @@ class Engine:
         stride = self.network(name).config.stride
         (ys, th), (xs, tw) = (_tile_layout(n, self.tile, self.overlap, stride) for n in (h, w))
         if len(ys) == 1 and len(xs) == 1:
-            return self._decode_tensor(self._encode_tensor(name, image, mask), strength, generator)
+            return self._decode_tensor(self._encode_tensor(name, image, mask), strength, generator, composited=True)
         out = np.zeros((h, w, 3), np.float32)
         weight = np.zeros((h, w, 1), np.float32)
         total, done = len(ys) * len(xs), 0
@@ -266,7 +241,7 @@ class Engine:
                 if name == "fill" and not mask[sl].any():
                     pred = image[sl]  # no holes here: the composite keeps these pixels anyway
                 else:
-                    pred = self._decode_tensor(self._encode_tensor(name, image[sl], mask[sl]), strength, generator)
+                    pred = self._decode_tensor(self._encode_tensor(name, image[sl], mask[sl]), strength, generator, composited=True)
                 wt = np.outer(_ramp(pred.shape[0], self.overlap), _ramp(pred.shape[1], self.overlap))[..., None]
                 out[sl] += pred * wt
                 weight[sl] += wt
@@ -362,9 +337,10 @@ class Engine:
             with self._lock, torch.inference_mode():
                 latent = self._encode_tensor(name, start[window], m[window])
                 for s in range(int(seed), int(seed) + int(count)):
-                    out.append(_paste(start, window, self._decode_tensor(latent, float(strength), torch.Generator().manual_seed(s))))
+                    seeded = torch.Generator().manual_seed(s)
+                    out.append(_paste(start, window, self._decode_tensor(latent, float(strength), seeded, composited=True)))
                 del latent
-                _release_freed_memory()
+                release_freed_memory()
         else:
             for s in range(int(seed), int(seed) + int(count)):
                 out.append(self._predict(start, m, name, window, float(strength), torch.Generator().manual_seed(s)))

@@ -109,6 +109,45 @@ def _refine_head(channels: int) -> nn.Sequential:
     return head
 
 
+HEAD_HALO = 3  # the refinement head's reach: three 3x3 convolutions
+HEAD_BLOCK = 32  # side of the blocks `_refine_holes` runs the head on
+HEAD_BLOCKS_MAX_SHARE = 0.5  # above this share of blocks with holes, the whole image is cheaper
+
+
+def _refine_holes(head: nn.Sequential, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor | None:
+    """The head's output on the blocks of HEAD_BLOCK pixels that hold a hole pixel, zero on
+    the others; None when so many blocks hold one that running it everywhere is cheaper.
+
+    Each block is cut out with a halo of HEAD_HALO pixels, so its inside sees what it would
+    see in the whole image; the pixels the halo adds beyond the image's edge are zeroed
+    after every layer, as the whole image's zero padding is. The head works at full
+    resolution with few channels, where a convolution runs at a third of its speed at 1/4 of
+    the side: on the benchmark's holes a third of the blocks or fewer hold one."""
+    n, _, h, w = x.shape
+    occupied = F.max_pool2d(mask, HEAD_BLOCK, ceil_mode=True)[:, 0] > 0  # (n, rows, cols)
+    if occupied.float().mean().item() > HEAD_BLOCKS_MAX_SHARE:
+        return None
+    rows, cols = occupied.shape[1:]
+    grid_h, grid_w, size = rows * HEAD_BLOCK, cols * HEAD_BLOCK, HEAD_BLOCK + 2 * HEAD_HALO
+    pad = (HEAD_HALO, grid_w - w + HEAD_HALO, HEAD_HALO, grid_h - h + HEAD_HALO)
+    inside = F.pad(x.new_ones(n, 1, h, w), pad)
+    b, i, j = occupied.nonzero(as_tuple=True)
+
+    def blocks(t: torch.Tensor) -> torch.Tensor:  # (K, C, size, size), channels last like the rest
+        cut = t.unfold(2, size, HEAD_BLOCK).unfold(3, size, HEAD_BLOCK)[b, :, i, j]
+        return cut.contiguous(memory_format=torch.channels_last)
+
+    y, inside = blocks(F.pad(x, pad)), blocks(inside)
+    for layer in head[:-1]:
+        y = layer(y)
+        if isinstance(layer, nn.SiLU):
+            y = y * inside
+    y = head[-1](y)[:, :, HEAD_HALO:-HEAD_HALO, HEAD_HALO:-HEAD_HALO]
+    grid = y.new_zeros(n, rows, cols, y.shape[1], HEAD_BLOCK, HEAD_BLOCK)
+    grid[b, i, j] = y
+    return grid.permute(0, 3, 1, 4, 2, 5).reshape(n, -1, grid_h, grid_w)[:, :, :h, :w]
+
+
 class ConvAutoencoder(nn.Module):
     """Image + mask -> latent -> repaired image. Built only from a ModelConfig.
 
@@ -163,7 +202,10 @@ class ConvAutoencoder(nn.Module):
         x = self.global_blocks(x)
         return Latent(code=self.to_latent(x), skips=skips, input=image, mask=mask)
 
-    def decode(self, latent: Latent) -> torch.Tensor:
+    def decode(self, latent: Latent, holes_only: bool = False) -> torch.Tensor:
+        """The repaired image. `holes_only`: the caller keeps only the hole pixels (mask 1),
+        so the refinement head may skip blocks without one (`_refine_holes`); the output
+        there then lacks the head's correction."""
         x = self.from_latent(latent.code)
         for j, blocks in enumerate(self.dec):
             x = blocks(x)
@@ -172,7 +214,9 @@ class ConvAutoencoder(nn.Module):
                 x = self.merge[j](torch.cat([self.up[j](x), skip], dim=1))
         out = latent.input + F.pixel_shuffle(self.head(x), self.config.unshuffle)
         if self.refine is not None:
-            out = out + self.refine(torch.cat([out, latent.input, latent.mask], dim=1))
+            x = torch.cat([out, latent.input, latent.mask], dim=1)
+            delta = _refine_holes(self.refine, x, latent.mask) if holes_only else None
+            out = out + (self.refine(x) if delta is None else delta)
         return out
 
     def draw_latent_noise(self, latent: Latent, generator: torch.Generator | None = None) -> list[torch.Tensor]:

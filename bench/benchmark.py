@@ -17,7 +17,8 @@ aeapp is blind: one model, the sigma unknown to it. Reported per task and method
 SSIM of the whole image, PSNR inside the holes, median seconds per image, megapixels per
 second; then the latency of one warm repair at 512x512, 1 MP and 12 MP and the peak RSS.
 Writes results.json, results.md and quality_vs_time.png to --out. BM3D and matplotlib come
-from requirements-dev.txt.
+from requirements-dev.txt. The process keeps its heap between images as the CLI does
+(`aeapp.heap.batch_mode`; `--heap pass` hands it back after every pass, the engine's default).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import platform
 import resource
 import statistics
@@ -38,7 +40,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from aeapp import damage, image_io, peers
+from aeapp import damage, heap, image_io, peers
 from aeapp.comparison import quality
 from aeapp.config import DTYPE_CHOICES
 from aeapp.engine import get_engine
@@ -46,6 +48,7 @@ from aeapp.engine import get_engine
 MASK_TASKS = ("thin", "thick", "boxes", "scratches")
 NOISE_TASKS = {"noise15": 15.0, "noise25": 25.0, "noise50": 50.0}
 ALL_TASKS = MASK_TASKS + tuple(NOISE_TASKS)
+HEAP_POLICIES = {"batch": "kept between images (the CLI's)", "pass": "handed back after every pass (the engine's default)"}
 # The peers by the names the tables use; --skip takes these, so a misspelt or unquoted
 # name ("OpenCV" "NLM") is an error instead of a silent no-op.
 PEERS = ("OpenCV Telea", "OpenCV Navier-Stokes", "scikit-image biharmonic", "OpenCV NLM", "scikit-image TV", "BM3D")
@@ -354,9 +357,17 @@ def main(argv=None) -> dict:
     p.add_argument("--device", default="auto")
     p.add_argument("--dtype", default=None, choices=DTYPE_CHOICES, help="default: the engine's choice for the device")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
+    p.add_argument("--heap", default="batch", choices=list(HEAP_POLICIES),
+                   help="freed memory kept between images as the CLI keeps it (batch, the default) or handed back after every pass")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    with heap.keeping_freed_memory(math.inf if args.heap == "batch" else 0):
+        return run(args, argv, p.error)
+
+
+def run(args, argv, error: Callable[[str], None]) -> dict:
+    """The benchmark for parsed arguments (see `main`)."""
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
 
@@ -371,11 +382,12 @@ def main(argv=None) -> dict:
     tuned = {}
     if noise_tasks:
         if not args.tune_data:
-            p.error("--tune-data is needed to tune the denoising peers (use images that are not in --data)")
+            error("--tune-data is needed to tune the denoising peers (use images that are not in --data)")
         tune = [image_io.load_image(p) for p in image_io.list_images(args.tune_data)[: args.tune_images]]
         tuned = tune_denoisers(tune, args.seed)
         log("tuned peers: " + json.dumps(tuned))
-    machine = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, {engine.description}"
+    machine = (f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, {engine.description}, "
+               f"heap {HEAP_POLICIES[args.heap]}")
     results = {
         "command": "python -m bench.benchmark " + " ".join(sys.argv[1:] if argv is None else argv),
         "machine": machine,

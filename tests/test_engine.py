@@ -100,6 +100,29 @@ def test_paths_and_uint8_arrays_are_accepted(engine, photo, tmp_path):
     assert np.array_equal(from_files, from_arrays)
 
 
+@pytest.mark.parametrize("tile", [2048, 48])
+def test_refinement_head_on_hole_blocks_repairs_as_the_whole_image_head(monkeypatch, tile):
+    import dataclasses
+
+    from aeapp import model as model_mod
+
+    from .conftest import TINY
+
+    headed = model_mod.ConvAutoencoder(dataclasses.replace(TINY, refine_channels=4)).eval()
+    with torch.no_grad():
+        for p in headed.refine.parameters():
+            p.normal_(0.0, 0.3)
+    engine = Engine({"fill": headed}, torch.device("cpu"), torch.float32, tile=tile, overlap=8)
+    big = make_photo(70, 130)
+    mask = make_hole(big.shape[:2], (2, 12, 5, 30)) | make_hole(big.shape[:2], (60, 70, 100, 104))
+    blocks = engine.repair(big, mask), engine.vary(big, 1.0, 2, seed=3, mask=mask)
+    monkeypatch.setattr(model_mod, "HEAD_BLOCKS_MAX_SHARE", 2.0)  # never blocks: the whole image
+    whole = engine.repair(big, mask), engine.vary(big, 1.0, 2, seed=3, mask=mask)
+    np.testing.assert_allclose(blocks[0], whole[0], rtol=0, atol=1e-5)
+    for a, b in zip(blocks[1], whole[1]):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-5)
+
+
 def test_large_images_are_tiled_with_blended_seams(tiny_model, photo):
     big = make_photo(70, 90)
     mask = make_hole(big.shape[:2], (30, 40, 10, 80))
@@ -307,12 +330,6 @@ def test_cpu_dtype_is_bfloat16_only_with_native_bfloat16(monkeypatch, native, ex
     # Training autocasts to bfloat16 on the same CPUs, and always on CUDA.
     assert device_mod.trains_in_bfloat16(torch.device("cpu")) is native
     assert device_mod.trains_in_bfloat16(torch.device("cuda")) is True
-
-
-def test_heap_arenas_can_be_capped_for_a_server():
-    if engine_mod._mallopt is None:
-        pytest.skip("not glibc")
-    assert engine_mod.limit_heap_arenas(2) is True
 
 
 def test_unknown_device_is_a_clear_error(tiny_checkpoint):

@@ -120,3 +120,34 @@ def test_latent_noise_keeps_the_mask_for_the_refinement_head():
         noisy = model.add_latent_noise(lat, 1.0, torch.Generator().manual_seed(0))
         assert noisy.mask is lat.mask and noisy.input is lat.input
         assert model.decode(noisy).shape == x.shape
+
+
+def _headed_model() -> ConvAutoencoder:
+    model = ConvAutoencoder(dataclasses.replace(TINY, refine_channels=4)).eval()
+    with torch.no_grad():
+        for p in model.refine.parameters():
+            p.normal_(0.0, 0.3)
+    return model
+
+
+@pytest.mark.parametrize("h,w", [(40, 72), (64, 64), (8, 200)])
+def test_head_on_blocks_with_holes_gives_the_whole_images_output_in_the_holes(h, w):
+    model = _headed_model()
+    x, m = torch.rand(2, 3, h, w), torch.zeros(2, 1, h, w)
+    m[0, :, :3, :5] = 1  # the image's corner
+    m[0, :, h - 2 :, w // 2 : w // 2 + 3] = 1  # its bottom edge
+    m[1, :, h // 2, -4:] = 1  # its right edge, in the other image of the batch
+    with torch.no_grad():
+        lat = model.encode(x, m)
+        whole, blocks = model.decode(lat), model.decode(lat, holes_only=True)
+    holes = m.bool().expand_as(whole)
+    torch.testing.assert_close(blocks[holes], whole[holes], rtol=0, atol=1e-5)  # summation order only
+    assert not torch.allclose(blocks, whole)  # blocks without holes were skipped
+
+
+def test_head_runs_on_the_whole_image_when_most_blocks_hold_holes():
+    model = _headed_model()
+    x, m = torch.rand(1, 3, 64, 64), (torch.rand(1, 1, 64, 64) > 0.9).float()
+    with torch.no_grad():
+        lat = model.encode(x, m)
+        assert torch.equal(model.decode(lat, holes_only=True), model.decode(lat))

@@ -1,0 +1,68 @@
+import numpy as np
+import pytest
+
+from aeapp import cli, heap
+
+needs_glibc = pytest.mark.skipif(heap._mallopt is None, reason="not glibc")
+
+
+@needs_glibc
+def test_heap_arenas_can_be_capped_for_a_server():
+    assert heap.limit_arenas(2) is True
+
+
+@needs_glibc
+def test_batch_mode_keeps_freed_memory_and_puts_the_default_policy_back(monkeypatch):
+    trims = []
+    monkeypatch.setattr(heap, "_malloc_trim", trims.append)
+    monkeypatch.setattr(heap, "_kept_mib", 0.0)  # the default, whatever an imported app set
+    heap.release_freed_memory()
+    assert trims == [0]  # the default: handed back after a pass
+    with heap.batch_mode() as took:
+        assert took
+        assert float(np.ones(8_000_000).sum()) == 8e6  # 64 MB from the heap, not mmap
+        heap.release_freed_memory()
+        assert trims == [0]  # kept for the next image
+    assert trims == [0, 0]  # handed back once on the way out
+    heap.release_freed_memory()
+    assert trims == [0, 0, 0]
+
+
+@needs_glibc
+def test_a_server_keeps_freed_memory_only_under_its_limit(monkeypatch):
+    trims = []
+    monkeypatch.setattr(heap, "_malloc_trim", trims.append)
+    monkeypatch.setattr(heap, "_kept_mib", 0.0)
+    try:
+        resident = heap.resident_mib()
+        assert resident > 10
+        assert heap.keep_freed_memory(up_to_mib=resident + 4096)
+        heap.release_freed_memory()
+        assert trims == []  # under the limit: kept
+        with heap.batch_mode():
+            heap.release_freed_memory()
+        assert heap._kept_mib == resident + 4096  # the limit is back after a batch
+        assert trims == []
+        assert heap.keep_freed_memory(up_to_mib=resident / 2)
+        heap.release_freed_memory()
+        assert trims == [0]  # over the limit: handed back
+        with heap.keeping_freed_memory(0):
+            heap.release_freed_memory()
+        assert trims == [0, 0, 0]  # on entering and after the pass
+    finally:
+        heap.hand_back_freed_memory()
+
+
+def test_every_cli_command_runs_in_batch_mode(monkeypatch, tiny_checkpoint, capsys):
+    from contextlib import contextmanager
+
+    entered = []
+
+    @contextmanager
+    def recording():
+        entered.append(True)
+        yield True
+
+    monkeypatch.setattr(heap, "batch_mode", recording)
+    assert cli.main(["info", str(tiny_checkpoint)]) == 0
+    assert entered == [True]
