@@ -6,7 +6,7 @@ its mmap threshold with fresh pages from the kernel, which are faulted in and ze
 first touch, pass after pass, and the engine hands the rest of the freed heap back after
 each pass (`release_freed_memory`) so a server's resident memory stays flat. Keeping freed
 pages for the next pass instead (`keep_freed_memory`: every block from the heap, the heap
-not trimmed while resident memory is under a limit) saves that work: 0.81 to 0.93 of the
+not trimmed while resident memory is under a limit) saves that work: 0.70 to 0.93 of the
 time per repair on 2 cores of an AVX2 EPYC (bench/heap_policy.py; checkpoints/README.md,
 experiment 38). A batch job (the CLI) keeps them without limit (`batch_mode`); the app up
 to a limit of resident memory, above which it trims as before (bench/load_test.py: a lone
