@@ -194,7 +194,9 @@ class Engine:
         latent.network = name
         return latent
 
-    def _decode_tensor(self, latent: Latent, strength: float, generator: torch.Generator | None, composited: bool = False) -> np.ndarray:
+    def _decode_tensor(
+        self, latent: Latent, strength: float, generator: torch.Generator | None, composited: bool = False
+    ) -> np.ndarray:
         """The decoded image; `composited`: the caller keeps only a fill's hole pixels."""
         model = self.network(latent.network)
         if strength:
@@ -241,7 +243,9 @@ class Engine:
                 if name == "fill" and not mask[sl].any():
                     pred = image[sl]  # no holes here: the composite keeps these pixels anyway
                 else:
-                    pred = self._decode_tensor(self._encode_tensor(name, image[sl], mask[sl]), strength, generator, composited=True)
+                    pred = self._decode_tensor(  # one expression: no tile's latent outlives its decode
+                        self._encode_tensor(name, image[sl], mask[sl]), strength, generator, composited=True
+                    )
                 wt = np.outer(_ramp(pred.shape[0], self.overlap), _ramp(pred.shape[1], self.overlap))[..., None]
                 out[sl] += pred * wt
                 weight[sl] += wt

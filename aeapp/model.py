@@ -214,9 +214,9 @@ class ConvAutoencoder(nn.Module):
                 x = self.merge[j](torch.cat([self.up[j](x), skip], dim=1))
         out = latent.input + F.pixel_shuffle(self.head(x), self.config.unshuffle)
         if self.refine is not None:
-            x = torch.cat([out, latent.input, latent.mask], dim=1)
-            delta = _refine_holes(self.refine, x, latent.mask) if holes_only else None
-            out = out + (self.refine(x) if delta is None else delta)
+            seen = torch.cat([out, latent.input, latent.mask], dim=1)
+            delta = _refine_holes(self.refine, seen, latent.mask) if holes_only else None
+            out = out + (self.refine(seen) if delta is None else delta)
         return out
 
     def draw_latent_noise(self, latent: Latent, generator: torch.Generator | None = None) -> list[torch.Tensor]:

@@ -82,6 +82,14 @@ class Row:
         return out
 
 
+def load_photos(folder, limit: int) -> list[np.ndarray]:
+    """The folder's first `limit` images (recursively, unreadable files skipped, as training
+    reads them) as float32 RGB in [0,1], what the engine takes."""
+    from train.data import load_folder
+
+    return [img.astype(np.float32) / 255.0 for img in load_folder(folder, limit=limit)]
+
+
 def damaged_inputs(images: list[np.ndarray], task: str, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """The damaged copy and mask of every image for one task; seeded by (seed, image, task)."""
     t = ALL_TASKS.index(task)

@@ -21,7 +21,7 @@ from aeapp import damage, metrics
 from aeapp.config import DTYPE_CHOICES
 from aeapp.device import cpu_has_native_bfloat16
 from aeapp.engine import get_engine
-from bench.benchmark import median_seconds
+from bench.benchmark import load_photos, median_seconds
 
 
 def main(argv=None) -> dict:
@@ -32,9 +32,8 @@ def main(argv=None) -> dict:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--checkpoint", default=None)
     args = p.parse_args(argv)
-    from train.data import load_folder
 
-    images = [img.astype(np.float32) / 255.0 for img in load_folder(args.data, limit=args.images)]
+    images = load_photos(args.data, args.images)
     big = np.random.default_rng(0).random((1024, 1024, 3), dtype=np.float32)
     hole = np.zeros(big.shape[:2], bool)
     hole[350:674, 350:674] = True

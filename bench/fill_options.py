@@ -19,7 +19,7 @@ import numpy as np
 
 from aeapp import damage, metrics, peers
 from aeapp.engine import get_engine
-from bench.benchmark import config_replaced
+from bench.benchmark import config_replaced, load_photos
 
 KINDS = ("thin", "thick", "boxes", "scratches")
 
@@ -27,11 +27,8 @@ KINDS = ("thin", "thick", "boxes", "scratches")
 def damaged_samples(folder, count: int, seed: int) -> list[tuple]:
     """(kind, clean, damaged, mask) for each of the first `count` images of `folder` and each
     hole kind, seeded by (seed, image, kind): the holes every fill study here is scored on."""
-    from train.data import load_folder
-
     samples = []
-    for i, img in enumerate(load_folder(folder, limit=count)):
-        clean = img.astype(np.float32) / 255.0
+    for i, clean in enumerate(load_photos(folder, count)):
         for k, kind in enumerate(KINDS):
             damaged, mask = damage.apply_damage(clean, kind, np.random.default_rng([seed, i, k]))
             samples.append((kind, clean, damaged, mask))

@@ -18,7 +18,7 @@ import contextlib
 import numpy as np
 
 from aeapp import engine as engine_mod, metrics
-from bench.benchmark import median_seconds
+from bench.benchmark import load_photos, median_seconds
 
 
 @contextlib.contextmanager
@@ -47,11 +47,10 @@ def main(argv=None) -> dict:
     p.add_argument("--checkpoint", default=None)
     p.add_argument("--size", type=int, nargs=2, default=[4000, 3000], metavar=("W", "H"), help="the blemished image")
     args = p.parse_args(argv)
-    from train.data import load_folder
 
     engine = engine_mod.get_engine(args.checkpoint)
     engine.warmup()
-    images = [img.astype(np.float32) / 255.0 for img in load_folder(args.data, limit=args.images)]
+    images = load_photos(args.data, args.images)
     results = {}
     for kind in ("box", "stroke"):
         window, whole = [], []

@@ -21,12 +21,7 @@ import numpy as np
 
 from aeapp import heap
 from aeapp.engine import get_engine
-from bench.benchmark import damaged_inputs, latency_mask
-
-
-def resident_mib() -> float:
-    with open("/proc/self/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) / 1024
+from bench.benchmark import damaged_inputs, latency_mask, load_photos
 
 
 def main(argv=None) -> dict:
@@ -36,11 +31,10 @@ def main(argv=None) -> dict:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--checkpoint", default=None)
     args = p.parse_args(argv)
-    from train.data import load_folder
 
     engine = get_engine(args.checkpoint, device="cpu")
     engine.warmup()
-    images = [img.astype(np.float32) / 255.0 for img in load_folder(args.data, limit=args.images)]
+    images = load_photos(args.data, args.images)
     big = cv2.resize(images[0], (1224, 816), interpolation=cv2.INTER_CUBIC)
     cases = {
         "thick strokes": damaged_inputs(images, "thick", 0),
@@ -58,11 +52,12 @@ def main(argv=None) -> dict:
                     for x, m in samples:
                         engine.repair(x, m)
                     seconds[name].append((time.perf_counter() - start) / len(samples))
-                    rss = resident_mib()
+                    rss = heap.resident_mib()
                 print(f"{case:<14} {name:<7} {seconds[name][-1]:.3f} s per repair, resident {rss:.0f} MiB", flush=True)
         base = statistics.median(seconds["pass"])
-        results[case] = {name: {"seconds_median": statistics.median(s), "ratio": statistics.median(s) / base} for name, s in seconds.items()}
-        print(f"{case:<14} " + ", ".join(f"{n} {r['seconds_median']:.3f} s ({r['ratio']:.2f}x)" for n, r in results[case].items()), flush=True)
+        medians = {name: statistics.median(s) for name, s in seconds.items()}
+        results[case] = {name: {"seconds_median": m, "ratio": m / base} for name, m in medians.items()}
+        print(f"{case:<14} " + ", ".join(f"{n} {m:.3f} s ({m / base:.2f}x)" for n, m in medians.items()), flush=True)
     return results
 
 

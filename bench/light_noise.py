@@ -16,6 +16,7 @@ import numpy as np
 
 from aeapp import damage, metrics
 from aeapp.engine import get_engine
+from bench.benchmark import load_photos
 
 
 def main(argv=None) -> dict:
@@ -25,10 +26,9 @@ def main(argv=None) -> dict:
     p.add_argument("--sigmas", type=float, nargs="*", default=[0.0, 5.0, 10.0])
     p.add_argument("--checkpoint", default=None)
     args = p.parse_args(argv)
-    from train.data import load_folder
 
     engine = get_engine(args.checkpoint)
-    images = [img.astype(np.float32) / 255.0 for img in load_folder(args.data, limit=args.images)]
+    images = load_photos(args.data, args.images)
     results = {}
     for sigma in args.sigmas:
         before, after = [], []

@@ -18,7 +18,7 @@ import numpy as np
 
 from aeapp.config import PREFILLS
 from aeapp.engine import get_engine
-from bench.benchmark import config_replaced, damaged_inputs, latency_mask, median_seconds
+from bench.benchmark import config_replaced, damaged_inputs, latency_mask, load_photos, median_seconds
 from bench.fill_options import KINDS
 
 
@@ -30,12 +30,11 @@ def main(argv=None) -> dict:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--checkpoint", default=None)
     args = p.parse_args(argv)
-    from train.data import load_folder
 
     engine = get_engine(args.checkpoint, device="cpu")
     engine.warmup()
     fill = engine.network("fill")
-    images = [img.astype(np.float32) / 255.0 for img in load_folder(args.data, limit=args.images)]
+    images = load_photos(args.data, args.images)
     cases = {kind: damaged_inputs(images, kind, 0) for kind in KINDS}
     big = cv2.resize(images[0], (1024, 1024), interpolation=cv2.INTER_CUBIC)
     cases["1 MP box"] = [(big, latency_mask(1024, 1024))] * 5  # five interleaved rounds: one image is noisier than 16

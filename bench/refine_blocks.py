@@ -20,7 +20,7 @@ import numpy as np
 
 from aeapp import damage, model
 from aeapp.engine import get_engine
-from bench.benchmark import damaged_inputs, latency_mask, median_seconds
+from bench.benchmark import damaged_inputs, latency_mask, load_photos, median_seconds
 from bench.fill_options import KINDS
 
 WAYS = {"whole image": 2.0, "blocks": model.HEAD_BLOCKS_MAX_SHARE}  # a share above 1 never takes blocks
@@ -33,11 +33,10 @@ def main(argv=None) -> dict:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--checkpoint", default=None)
     args = p.parse_args(argv)
-    from train.data import load_folder
 
     engine = get_engine(args.checkpoint, device="cpu")
     engine.warmup()
-    images = [img.astype(np.float32) / 255.0 for img in load_folder(args.data, limit=args.images)]
+    images = load_photos(args.data, args.images)
     cases = {kind: damaged_inputs(images, kind, 0) for kind in KINDS}
     big = cv2.resize(images[0], (1224, 816), interpolation=cv2.INTER_CUBIC)
     cases["1 MP box"] = [(big, latency_mask(*big.shape[:2]))] * 5  # five interleaved rounds

@@ -18,7 +18,7 @@ import numpy as np
 
 from aeapp import image_io, metrics
 from aeapp.engine import get_engine
-from bench.benchmark import config_replaced
+from bench.benchmark import config_replaced, load_photos
 
 
 def main(argv=None) -> dict:
@@ -30,11 +30,10 @@ def main(argv=None) -> dict:
     p.add_argument("--strengths", type=float, nargs="*", default=[1.0, 3.0, 5.0])
     p.add_argument("--save", type=Path, help="folder for the first image's variants")
     args = p.parse_args(argv)
-    from train.data import load_folder
 
     engine = get_engine(args.checkpoint)
     restore = engine.network("restore")
-    images = [img.astype(np.float32) / 255.0 for img in load_folder(args.data, limit=args.images)]
+    images = load_photos(args.data, args.images)
     results = {}
     for levels in args.levels or [list(restore.config.noisy_skip_levels)]:
         with config_replaced(restore, noisy_skip_levels=tuple(levels)):

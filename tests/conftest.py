@@ -1,6 +1,7 @@
 """Shared fixtures: a tiny model config, seeded generators, small synthetic images, and
 tiny checkpoints in tmp_path. Nothing here needs ../shared or a GPU."""
 
+import dataclasses
 import os
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -36,6 +37,16 @@ def make_tiny_model(seed: int = 0) -> ConvAutoencoder:
         for p in model.parameters():
             p.normal_(0.0, 0.15)
     return model.eval()
+
+
+def make_headed_model() -> ConvAutoencoder:
+    """The tiny model with a refinement head whose weights are random (a fresh head's last
+    layer is zero, so it would add nothing)."""
+    model = ConvAutoencoder(dataclasses.replace(TINY, refine_channels=4)).eval()
+    with torch.no_grad():
+        for p in model.refine.parameters():
+            p.normal_(0.0, 0.3)
+    return model
 
 
 def make_hole(shape, box=(10, 20, 12, 30)) -> np.ndarray:

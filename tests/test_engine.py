@@ -8,7 +8,7 @@ import torch
 from aeapp import device as device_mod, engine as engine_mod
 from aeapp.engine import Engine, get_engine
 
-from .conftest import make_hole, make_photo, make_tiny_model, make_tiny_networks
+from .conftest import make_headed_model, make_hole, make_photo, make_tiny_model, make_tiny_networks
 
 
 @pytest.mark.parametrize("h,w", [(40, 52), (17, 9), (1, 1), (3, 50), (1, 10000)])
@@ -102,17 +102,9 @@ def test_paths_and_uint8_arrays_are_accepted(engine, photo, tmp_path):
 
 @pytest.mark.parametrize("tile", [2048, 48])
 def test_refinement_head_on_hole_blocks_repairs_as_the_whole_image_head(monkeypatch, tile):
-    import dataclasses
-
     from aeapp import model as model_mod
 
-    from .conftest import TINY
-
-    headed = model_mod.ConvAutoencoder(dataclasses.replace(TINY, refine_channels=4)).eval()
-    with torch.no_grad():
-        for p in headed.refine.parameters():
-            p.normal_(0.0, 0.3)
-    engine = Engine({"fill": headed}, torch.device("cpu"), torch.float32, tile=tile, overlap=8)
+    engine = Engine({"fill": make_headed_model()}, torch.device("cpu"), torch.float32, tile=tile, overlap=8)
     big = make_photo(70, 130)
     mask = make_hole(big.shape[:2], (2, 12, 5, 30)) | make_hole(big.shape[:2], (60, 70, 100, 104))
     blocks = engine.repair(big, mask), engine.vary(big, 1.0, 2, seed=3, mask=mask)

@@ -5,7 +5,7 @@ import torch
 
 from aeapp.model import ConvAutoencoder, FourierUnit
 
-from .conftest import TINY, make_tiny_model
+from .conftest import TINY, make_headed_model, make_tiny_model
 
 
 @pytest.mark.parametrize("h,w", [(8, 8), (16, 24), (32, 12)])
@@ -122,17 +122,9 @@ def test_latent_noise_keeps_the_mask_for_the_refinement_head():
         assert model.decode(noisy).shape == x.shape
 
 
-def _headed_model() -> ConvAutoencoder:
-    model = ConvAutoencoder(dataclasses.replace(TINY, refine_channels=4)).eval()
-    with torch.no_grad():
-        for p in model.refine.parameters():
-            p.normal_(0.0, 0.3)
-    return model
-
-
 @pytest.mark.parametrize("h,w", [(40, 72), (64, 64), (8, 200)])
 def test_head_on_blocks_with_holes_gives_the_whole_images_output_in_the_holes(h, w):
-    model = _headed_model()
+    model = make_headed_model()
     x, m = torch.rand(2, 3, h, w), torch.zeros(2, 1, h, w)
     m[0, :, :3, :5] = 1  # the image's corner
     m[0, :, h - 2 :, w // 2 : w // 2 + 3] = 1  # its bottom edge
@@ -146,7 +138,7 @@ def test_head_on_blocks_with_holes_gives_the_whole_images_output_in_the_holes(h,
 
 
 def test_head_runs_on_the_whole_image_when_most_blocks_hold_holes():
-    model = _headed_model()
+    model = make_headed_model()
     x, m = torch.rand(1, 3, 64, 64), (torch.rand(1, 1, 64, 64) > 0.9).float()
     with torch.no_grad():
         lat = model.encode(x, m)
