@@ -3,8 +3,8 @@
 CUDA when present, in half precision (the model is small and convolutional, and fp16 halves
 memory and time there). On a CPU with native bfloat16 instructions (AMX tiles: Intel Xeon
 since Sapphire Rapids; AVX512-BF16: AMD EPYC since Zen 4, Intel Cooper Lake) bfloat16:
-oneDNN runs bfloat16 convolutions on them 1.7 to 3 times as fast as float32 with the same
-PSNR (bench/dtype_speed.py measures both). Any other CPU runs float32, where the 16-bit types
+oneDNN runs the networks on them 1.2 to 3 times as fast as in float32 with the same PSNR
+(bench/dtype_speed.py measures both). Any other CPU runs float32, where the 16-bit types
 are emulated and slower. Training autocasts to bfloat16 on the same devices (a training step
 of either network takes about half the time there).
 """
