@@ -322,3 +322,14 @@ def test_heap_policy_script_times_both_policies_and_puts_the_process_policy_back
     assert set(results) == {"thick strokes", "noise 25", "1 MP box"}
     for rec in results.values():
         assert rec["pass"]["ratio"] == 1.0 and rec["batch"]["seconds_median"] > 0
+
+
+def test_loader_speed_script_rates_each_prefill_on_the_same_batches(tmp_path):
+    from bench import loader_speed
+
+    data = tmp_path / "data"
+    save_image(make_photo(96, 128, seed=6), data / "a.png")
+    results = loader_speed.main(["--data", str(data), "--batches", "2", "--batch-size", "2", "--crop", "32", "--crop-max", "64",
+                                 "--prefills", "telea", "zeros"])
+    assert set(results) == {"telea", "zeros"} and results["telea"]["ratio"] == 1.0
+    assert all(r["megapixels_per_second"] > 0 for r in results.values())
