@@ -39,7 +39,7 @@ python3 -m train.train --task fill --data "$DATA" --val-data "$VAL_DATA" --out "
     --lr 1e-4 --warmup-steps 200 --latent-noise-prob 0.1 --seed "$SEED" --model-prefill telea_ns \
     --pixel-loss psnr --fft-weight 0 --model-refine-channels 16 --val-every 4000 \
     --init-from checkpoints/aeapp-repair.safetensors --workers "$WORKERS" "$@" 2>&1 |
-    tr '\r' '\n' | grep -v '^\s*$' | tail -n 60 >"$OUT/train.log"
+    tr '\r' '\n' | grep --line-buffered -v '^\s*$' >"$OUT/train.log"  # progress every 5 s, kept if cut
 cp "$RUN/config.json" "$OUT/train_config.json" 2>/dev/null || true
 
 python3 -m train.ship --fill "$RUN/last.safetensors" --restore checkpoints/aeapp-repair.safetensors \
