@@ -31,22 +31,23 @@ VAL_DATA=${VAL_DATA:-data/CBSD68}
 GPU_CHECK=${GPU_CHECK:---sizes 1MP 8MP --train-seconds 30}
 RUN=${RUN:-runs/gpu-fill-$SEED}       # a run folder that exists is resumed
 CANDIDATE=$RUN/candidate.safetensors
-export PYTHONUNBUFFERED=1    # python3: the device image has no plain `python`
+SHIPPED=checkpoints/aeapp-repair.safetensors
+export PYTHONUNBUFFERED=1
+# python3 throughout: the device image has no plain `python`.
 mkdir -p "$OUT"
 
 python3 -m train.train --task fill --data "$DATA" --val-data "$VAL_DATA" --out "$RUN" \
     --minutes "$MINUTES" --steps 1000000 --batch-size "$BATCH" --crop 160 --crop-max 256 \
     --lr 1e-4 --warmup-steps 200 --latent-noise-prob 0.1 --seed "$SEED" --model-prefill telea_ns \
     --pixel-loss psnr --fft-weight 0 --model-refine-channels 16 --val-every 4000 \
-    --init-from checkpoints/aeapp-repair.safetensors --workers "$WORKERS" "$@" 2>&1 |
+    --init-from "$SHIPPED" --workers "$WORKERS" "$@" 2>&1 |
     tr '\r' '\n' | grep --line-buffered -v '^\s*$' >"$OUT/train.log"  # progress every 5 s, kept if cut
-cp "$RUN/config.json" "$OUT/train_config.json" 2>/dev/null || true
 
-python3 -m train.ship --fill "$RUN/last.safetensors" --restore checkpoints/aeapp-repair.safetensors \
+python3 -m train.ship --fill "$RUN/last.safetensors" --restore "$SHIPPED" \
     --prefill telea_ns_band -o "$CANDIDATE" | tee "$OUT/ship.log"
 cp "$CANDIDATE" "$OUT/"
 
-python3 -m bench.compare checkpoints/aeapp-repair.safetensors "$CANDIDATE" --data "$DATA" \
+python3 -m bench.compare "$SHIPPED" "$CANDIDATE" --data "$DATA" \
     --images "$COMPARE_IMAGES" 2>&1 | tee "$OUT/compare.log"
 # shellcheck disable=SC2086  # GPU_CHECK is a list of arguments
 python3 -m bench.gpu_check $GPU_CHECK --out "$OUT/gpu.json" 2>&1 | tee "$OUT/gpu_check.log"
