@@ -31,12 +31,12 @@ def _from_dict(cls, data: dict[str, Any]):
 
 
 # Default latent-noise strength for whole-image variations: the shipped restore network
-# changes visibly and smoothly from about 2 (bench/variations.py; the card's figures).
+# changes visibly and smoothly from about 2; below, variants differ by little more than grain.
 VARY_STRENGTH = 3.0
 
 # Blind restoration can average the restore network's output over several rotations of the
 # image (a self-ensemble, `Engine(restore_views=N)`): 2 views add 0.06 to 0.10 dB on CBSD68
-# at twice the cost (bench/self_ensemble.py). One by default: on a CPU without AMX (AVX512-BF16
+# at twice the cost. One by default: on a CPU without AMX (AVX512-BF16
 # only) two views put blind restoration under 100 times BM3D's speed, and the gain is invisible.
 RESTORE_VIEWS = 1
 # Re-solve the ring of hole pixels next to a known pixel by biharmonic interpolation, pulled
@@ -58,7 +58,8 @@ class ModelConfig:
     # The first layer folds unshuffle x unshuffle pixel blocks into channels (FFDNet-style)
     # so no wide convolution runs at full resolution (only the optional refinement head, 16
     # channels): that is what keeps a megapixel under a second on two CPU cores with native
-    # bfloat16 (1.7 s in float32 on two AVX2 cores: checkpoints/README.md, experiment 37).
+    # bfloat16 (1.7 s in float32 on two AVX2 cores, where the convolutions already run near
+    # the cores' float32 peak).
     unshuffle: int = 4
     # Channels at each encoder level; level i runs at 1 / (unshuffle * 2**i) resolution.
     widths: tuple[int, ...] = (64, 128, 192)
@@ -82,14 +83,14 @@ class ModelConfig:
     # "telea_ns" (the mean of Telea's and Navier-Stokes' fills: the shipped fill network was
     # trained on "telea" and does better from this start, measured on CBSD432),
     # "telea_ns_band" (that mean with its outer band of 6 pixels a third of the way to a
-    # biharmonic solve: the same network does better again, experiment 36), "coarse"
+    # biharmonic solve: the same network does better again), "coarse"
     # (local averages of the known pixels) or "zeros".
     prefill: str = "telea"
     # Channels of a small full-resolution head that refines the decoder's output from the
     # output, the input and the mask (0: none). Everything else runs at 1/unshuffle of the
     # side or less, and with 4x4 the pixels next to a hole's edge came out worse than a
     # classical interpolation of their known neighbours; this head sees them at full
-    # resolution (checkpoints/README.md, experiment 21).
+    # resolution.
     refine_channels: int = 0
 
     def __post_init__(self):
@@ -136,7 +137,7 @@ class TrainConfig:
     init_from: str = ""
     # With `init_from`: train only what the source lacks (appended Fourier blocks, an added
     # or widened refinement head), the rest frozen, so new capacity learns at its own rate
-    # without moving what is trained (checkpoints/README.md, experiment 34).
+    # without moving what is trained.
     train_new_only: bool = False
     steps: int = 100_000  # stop after this many optimiser steps ...
     minutes: float = 0.0  # ... or after this many minutes of wall clock (0 = no limit)

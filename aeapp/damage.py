@@ -17,8 +17,11 @@ import math
 import cv2
 import numpy as np
 
+# The hole kinds, in the order training's --mask-weights, validation and the benchmark use.
 MASK_KINDS = ("thin", "thick", "boxes", "scratches")
 KINDS = MASK_KINDS + ("noise",)
+# The noise levels (sigma on the 0..255 scale) that validation and the benchmark score.
+NOISE_LEVELS = {"noise15": 15.0, "noise25": 25.0, "noise50": 50.0}
 
 
 def _scale(h: int, w: int, scale: float | None) -> float:
@@ -182,3 +185,18 @@ def apply_damage(
     damaged = image.astype(np.float32).copy()
     damaged[mask] = 0.0
     return damaged, mask
+
+
+# Every task that validation and the benchmark score: the hole kinds, then the noise levels.
+SCORED_TASKS = MASK_KINDS + tuple(NOISE_LEVELS)
+
+
+def scored_damage(clean: np.ndarray, task: str, seed: int, image_index: int) -> tuple[np.ndarray, np.ndarray]:
+    """The damage a scored task (one of SCORED_TASKS) gives the `image_index`-th image of a
+    set, seeded by (seed, image, task): the same on every run, different for every image."""
+    if task not in SCORED_TASKS:
+        raise ValueError(f"unknown task {task!r}; choose one of {', '.join(SCORED_TASKS)}")
+    rng = np.random.default_rng([seed, image_index, SCORED_TASKS.index(task)])
+    if task in NOISE_LEVELS:
+        return apply_damage(clean, "noise", rng, sigma=NOISE_LEVELS[task])
+    return apply_damage(clean, task, rng)

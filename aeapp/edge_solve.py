@@ -2,15 +2,16 @@
 
 The fill network sees a hole through 4x4 pixel blocks (its refinement head, 7x7 pixels), and
 next to a known pixel a biharmonic interpolation (scikit-image's inpainting, the benchmark's peer) is
-as good or better, while further in the network wins by far (bench/hole_edge.py). So the
+as good or better, while further in the network wins by far. So the
 ring of hole pixels that touch a known pixel is solved again, biharmonically, with the known
 pixels on one side and the network's fill on the other as its boundary: a sparse system
-over the ring's pixels only, cheap next to the network (checkpoints/README.md, experiment 25).
+over the ring's pixels only, cheap next to the network.
 The solve also pulls each ring pixel toward the network's own value there (`RING_PULL`):
 the network reads texture the interpolation cannot, and the blend of both beats either on
-scratches, whose holes are mostly ring (experiment 37).
+scratches, whose holes are mostly ring.
 The same solve over a wider band, a third of the way, also smooths the classical prefill the
-network starts from (`blend_edge_band`, experiment 36).
+network starts from (`blend_edge_band`): Telea and Navier-Stokes carry the known pixels'
+values into a hole, a biharmonic solve their gradients too.
 
 Images are float32 HxWx3 in [0,1]; masks bool HxW, True = hole.
 """
@@ -48,7 +49,8 @@ def _reflect(i: np.ndarray, n: int) -> np.ndarray:
 
 
 # How strongly the ring's solve holds each pixel to the network's fill, against the stencil's
-# centre weight of 20: chosen on 64 CBSD432 images, confirmed on the next 64 (experiment 37).
+# centre weight of 20: chosen on 64 CBSD432 images and confirmed on the next 64; pulls of 1
+# and 3 were within their errors of it.
 RING_PULL = 2.0
 
 
@@ -87,7 +89,7 @@ def _solve(values: np.ndarray, unknown: np.ndarray, pull: float) -> tuple[np.nda
     solution = np.empty_like(rhs)
     # Away from the image's edges the system is symmetric positive definite, and the unknowns
     # form thin bands and rings: a reverse Cuthill-McKee ordering factored without pivoting is
-    # the fastest way SuperLU found to solve them (checkpoints/README.md, experiment 37). Mirrored
+    # the fastest way SuperLU solves them (0.75 to 0.89 of minimum degree's time). Mirrored
     # edges make it slightly unsymmetric, so a solution that does not satisfy the system is
     # solved again with pivoting.
     order = reverse_cuthill_mckee(system, symmetric_mode=True)
@@ -141,7 +143,7 @@ def blend_edge_band(filled: np.ndarray, mask: np.ndarray, width: float = 6.0, sh
 
     On a classical prefill this carries the known pixels' gradients into the hole, where
     Telea and Navier-Stokes carry only their values: the fill network, trained on their
-    mean, fills 0.03 to 0.14 dB better from the blend (experiment 36). A band of 6 pixels
+    mean, fills 0.03 to 0.14 dB better from the blend without retraining. A band of 6 pixels
     and a third were chosen on CBSD432 against the time: wider bands help thick strokes a
     little more and cost up to twice as much."""
     band = edge_band(mask, width)

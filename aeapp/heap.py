@@ -7,10 +7,10 @@ first touch, pass after pass, and the engine hands the rest of the freed heap ba
 each pass (`release_freed_memory`) so a server's resident memory stays flat. Keeping freed
 pages for the next pass instead (`keep_freed_memory`: every block from the heap, the heap
 not trimmed while resident memory is under a limit) saves that work: 0.70 to 0.93 of the
-time per repair on 2 cores of an AVX2 EPYC (bench/heap_policy.py; checkpoints/README.md,
-experiment 38). A batch job (the CLI) keeps them without limit (`batch_mode`); the app up
-to a limit of resident memory, above which it trims as before (bench/load_test.py: a lone
-user's requests in 0.85 to 0.90 of the time, memory rising and falling under the limit).
+time per repair on 2 cores of an AVX2 EPYC. A batch job (the CLI) keeps them without limit
+(`batch_mode`); the app up to a limit of resident memory, above which it trims as before
+(under bench/load_test.py a lone user's requests take 0.85 to 0.90 of the time, and memory
+rises and falls under the limit instead of climbing).
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ def limit_arenas(count: int = 2) -> bool:
     """Cap glibc's heaps ("arenas") for a server process; True when the cap was set.
 
     glibc gives threads their own heaps, up to 8 per core, and the web server's worker
-    threads fragment them with images of many sizes: in bench/load_test.py resident memory
+    threads fragment them with images of many sizes: under bench/load_test.py resident memory
     still climbed 36 to 58 MiB per 200 requests with `malloc_trim`; with 2 arenas it rose
     9 MiB over 400 requests, at the same latency (the same as MALLOC_ARENA_MAX=2)."""
     return _mallopt is not None and _mallopt(_M_ARENA_MAX, int(count)) == 1

@@ -1,8 +1,9 @@
 """The repair autoencoder.
 
 A U-shaped convolutional autoencoder that works at low resolution: pixel-unshuffle folds
-4x4 blocks into channels, so the finest convolution runs at a quarter of the input's
-side. The coarsest level mixes dilated residual blocks with Fourier blocks (LaMa's fast
+`ModelConfig.unshuffle` x `unshuffle` blocks into channels (4x4 in the shipped fill
+network, 2x2 in the restore network), so the finest convolution runs at 1/unshuffle of the
+input's side. The coarsest level mixes dilated residual blocks with Fourier blocks (LaMa's fast
 Fourier convolution, simplified) for a global receptive field. The decoder predicts a
 residual that is added to the input (holes prefilled, or filled by a previous pass), so
 denoising only has to learn the noise, and holes the content. An optional small head

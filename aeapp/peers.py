@@ -47,7 +47,7 @@ def estimate_sigma(image: np.ndarray) -> float:
 def denoise_nlm(image: np.ndarray, sigma: float | None = None, h: float | None = None) -> np.ndarray:
     """OpenCV's fastNlMeansDenoisingColored. The filter strength `h` defaults to 0.6 times the
     sigma (estimated when not given): the best factor on the benchmark's tuning images at
-    sigma 15, 25 and 50 (see bench/benchmark.py)."""
+    sigma 15, 25 and 50 (the benchmark tunes it per sigma the same way)."""
     if h is None:
         sigma = estimate_sigma(image) if sigma is None else sigma
         h = max(1.0, 0.6 * sigma)

@@ -24,7 +24,6 @@ from requirements-dev.txt. The process keeps its heap between images as the CLI 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import math
 import platform
@@ -32,7 +31,6 @@ import resource
 import statistics
 import sys
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -44,10 +42,11 @@ from aeapp import damage, heap, image_io, peers
 from aeapp.comparison import quality
 from aeapp.config import DTYPE_CHOICES
 from aeapp.engine import get_engine
+from bench.common import damaged_inputs, median_seconds
 
-MASK_TASKS = ("thin", "thick", "boxes", "scratches")
-NOISE_TASKS = {"noise15": 15.0, "noise25": 25.0, "noise50": 50.0}
-ALL_TASKS = MASK_TASKS + tuple(NOISE_TASKS)
+MASK_TASKS = damage.MASK_KINDS
+NOISE_TASKS = damage.NOISE_LEVELS
+ALL_TASKS = damage.SCORED_TASKS
 HEAP_POLICIES = {"batch": "kept between images (the CLI's)", "pass": "handed back after every pass (the engine's default)"}
 # The peers by the names the tables use; --skip takes these, so a misspelt or unquoted
 # name ("OpenCV" "NLM") is an error instead of a silent no-op.
@@ -80,27 +79,6 @@ class Row:
         out["seconds_median"] = float(statistics.median(self.seconds))
         out["megapixels_per_second"] = float(sum(self.megapixels) / sum(self.seconds))
         return out
-
-
-def load_photos(folder, limit: int) -> list[np.ndarray]:
-    """The folder's first `limit` images (recursively, unreadable files skipped, as training
-    reads them) as float32 RGB in [0,1], what the engine takes."""
-    from train.data import load_folder
-
-    return [img.astype(np.float32) / 255.0 for img in load_folder(folder, limit=limit)]
-
-
-def damaged_inputs(images: list[np.ndarray], task: str, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The damaged copy and mask of every image for one task; seeded by (seed, image, task)."""
-    t = ALL_TASKS.index(task)
-    out = []
-    for i, clean in enumerate(images):
-        rng = np.random.default_rng([seed, i, t])
-        if task in NOISE_TASKS:
-            out.append(damage.apply_damage(clean, "noise", rng, sigma=NOISE_TASKS[task]))
-        else:
-            out.append(damage.apply_damage(clean, task, rng))
-    return out
 
 
 def tune_denoisers(images: list[np.ndarray], seed: int) -> dict[str, dict[str, float]]:
@@ -211,28 +189,6 @@ def reset_peak_rss() -> bool:
         return True
     except OSError:
         return False
-
-
-def median_seconds(fn, repeats: int) -> float:
-    """Median wall-clock seconds of `repeats` calls of fn()."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-@contextmanager
-def config_replaced(network, **changes):
-    """The network runs with these config fields changed inside the block (an inference
-    option such as its prefill or noisy skip levels), and as it was after."""
-    before = network.config
-    network.config = dataclasses.replace(before, **changes)
-    try:
-        yield
-    finally:
-        network.config = before
 
 
 def latency_mask(h: int, w: int) -> np.ndarray:

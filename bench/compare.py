@@ -1,14 +1,14 @@
 """Two checkpoints scored on the same samples, paired: how a candidate is judged against the
-shipped file before it ships (checkpoints/README.md, experiments 30, 31 and 34).
+shipped file before it ships (the shipping rule).
 
     python -m bench.compare checkpoints/aeapp-repair.safetensors runs/candidate.safetensors \\
         --data ../shared/data/CBSD432 --images 64
 
-Holes are `bench.fill_options`' damage (each image with each hole kind, seeded by image and
+Holes are `bench.common.hole_samples` (each image with each hole kind, seeded by image and
 kind), noise is the benchmark's (sigma 15, 25 and 50, clipped and rounded to 8 bits); decide
 on a folder that is not the benchmark's. Prints, per hole kind and sigma, both files' mean
 PSNR (inside the holes for holes) and the second's mean difference from the first with the
-standard error of the paired differences; then the card's rule for shipping a new fill:
+standard error of the paired differences; then the rule for shipping a new fill:
 boxes gain, the four kinds' mean gains, and no kind loses by more than two standard errors.
 """
 
@@ -20,16 +20,16 @@ from pathlib import Path
 import numpy as np
 
 from aeapp import metrics
+from aeapp.damage import MASK_KINDS as KINDS, NOISE_LEVELS
 from aeapp.engine import Engine
-from bench.benchmark import NOISE_TASKS, damaged_inputs
-from bench.fill_options import KINDS, damaged_samples
+from bench.common import damaged_inputs, hole_samples
 
 
 def samples(data, images: int, seed: int) -> tuple[list, dict]:
     """The holes (kind, clean, damaged, mask) and the noisy copies {task: [(clean, noisy)]}."""
-    holes = damaged_samples(data, images, seed)
+    holes = hole_samples(data, images, seed)
     clean = [c for kind, c, _, _ in holes if kind == KINDS[0]]
-    noisy = {task: list(zip(clean, (x for x, _ in damaged_inputs(clean, task, seed)))) for task in NOISE_TASKS}
+    noisy = {task: list(zip(clean, (x for x, _ in damaged_inputs(clean, task, seed)))) for task in NOISE_LEVELS}
     return holes, noisy
 
 
@@ -59,7 +59,8 @@ def compare(a: dict[str, list[float]], b: dict[str, list[float]], names=("first"
 
 
 def fill_rule(results: dict) -> dict:
-    """The card's rule for shipping a new fill network (written before experiment 31 ended)."""
+    """The rule for shipping a new fill network, fixed before any candidate is scored so that
+    a candidate cannot choose it: small gains on few samples are noise."""
     mean = float(np.mean([results[k]["diff"] for k in KINDS]))
     rule = {
         "boxes_gain": results["boxes"]["diff"] > 0,
@@ -77,7 +78,7 @@ def main(argv=None) -> dict:
     p.add_argument("second", type=Path, help="the candidate")
     p.add_argument("--data", required=True, help="clean images; not the benchmark's, to decide on")
     p.add_argument("--images", type=int, default=64)
-    p.add_argument("--seed", type=int, default=1, help="bench.fill_options' seed")
+    p.add_argument("--seed", type=int, default=1, help="the holes' seed")
     args = p.parse_args(argv)
     holes, noisy = samples(args.data, args.images, args.seed)
     results = compare(score(args.first, holes, noisy), score(args.second, holes, noisy))

@@ -21,7 +21,7 @@ from aeapp import damage, metrics
 from aeapp.config import DTYPE_CHOICES
 from aeapp.device import cpu_has_native_bfloat16
 from aeapp.engine import get_engine
-from bench.benchmark import load_photos, median_seconds
+from bench.common import load_photos, median_seconds
 
 
 def main(argv=None) -> dict:

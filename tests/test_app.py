@@ -58,7 +58,8 @@ def _mask(shape, box):
 def test_the_model_loaded_at_import_and_the_status_says_where():
     assert app.ENGINE is not None, app.LOAD_ERROR
     status = app.status_text()
-    assert "aeapp-repair.safetensors" in status and "CPU" in status or "CUDA" in status
+    assert "aeapp-repair.safetensors" in status and app.ENGINE.description in status
+    assert app.ENGINE.description.startswith(("CPU", "CUDA"))
     assert "megapixels" in status
 
 

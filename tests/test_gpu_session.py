@@ -3,10 +3,12 @@ to finding out that the script is broken."""
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
 from aeapp import checkpoint
+from aeapp.damage import MASK_KINDS, NOISE_LEVELS
 from aeapp.image_io import save_image
 
 from .conftest import make_photo
@@ -31,5 +33,8 @@ def test_gpu_session_script_trains_packs_judges_and_measures(tmp_path):
     assert set(networks) == {"fill", "restore"} and networks["fill"].config.prefill == "telea_ns_band"
     record = info["networks"]["fill"]
     assert record["seed"] == 99 and record["init_from"]["path"] == "checkpoints/aeapp-repair.safetensors"
-    assert "ships" in (out / "compare.log").read_text()
+    judged = (out / "compare.log").read_text()
+    for task in MASK_KINDS + tuple(NOISE_LEVELS):  # every kind scored, paired, before the verdict
+        assert re.search(rf"\b{task} +first [0-9.]+ +second [0-9.]+ +difference [+-][0-9.]+ dB \(se [0-9.]+\)", judged), task
+    assert re.search(r"no_loss_beyond_two_se (True|False), ships (True|False)$", judged.strip())
     assert json.loads((out / "gpu.json").read_text())["latency"][0]["finite"]

@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -6,16 +9,32 @@ from aeapp import cli, heap
 needs_glibc = pytest.mark.skipif(heap._mallopt is None, reason="not glibc")
 
 
+@pytest.fixture(autouse=True)
+def allocator_policy_put_back():
+    """Each test leaves the process's allocator as it found it (an imported app keeps freed
+    memory up to its limit; another test hands it back after every pass)."""
+    before = heap._kept_mib
+    yield
+    if before:
+        heap.keep_freed_memory(before)
+    else:
+        heap.hand_back_freed_memory()
+
+
 @needs_glibc
 def test_heap_arenas_can_be_capped_for_a_server():
-    assert heap.limit_arenas(2) is True
+    # In a child process: a cap cannot be lifted again, and this process's heaps stay as they are.
+    child = subprocess.run([sys.executable, "-c", "from aeapp import heap; print(heap.limit_arenas(2))"],
+                           capture_output=True, text=True, timeout=60)
+    assert child.stdout.strip() == "True", child.stderr
 
 
 @needs_glibc
 def test_batch_mode_keeps_freed_memory_and_puts_the_default_policy_back(monkeypatch):
     trims = []
     monkeypatch.setattr(heap, "_malloc_trim", trims.append)
-    monkeypatch.setattr(heap, "_kept_mib", 0.0)  # the default, whatever an imported app set
+    heap.hand_back_freed_memory()  # the default, whatever an imported app set
+    trims.clear()
     heap.release_freed_memory()
     assert trims == [0]  # the default: handed back after a pass
     with heap.batch_mode() as took:
@@ -32,7 +51,8 @@ def test_batch_mode_keeps_freed_memory_and_puts_the_default_policy_back(monkeypa
 def test_a_server_keeps_freed_memory_only_under_its_limit(monkeypatch):
     trims = []
     monkeypatch.setattr(heap, "_malloc_trim", trims.append)
-    monkeypatch.setattr(heap, "_kept_mib", 0.0)
+    heap.hand_back_freed_memory()
+    trims.clear()
     try:
         resident = heap.resident_mib()
         assert resident > 10

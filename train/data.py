@@ -20,7 +20,7 @@ from aeapp.config import TrainConfig
 from aeapp.prefill import prefill
 
 # Validation kinds per network: hole masks for "fill", noise levels for "restore".
-VAL_KINDS = {"fill": ("thin", "thick", "boxes", "scratches"), "restore": ("noise15", "noise25", "noise50")}
+VAL_KINDS = {"fill": damage.MASK_KINDS, "restore": tuple(damage.NOISE_LEVELS)}
 
 
 def load_folder(folder: str | Path, min_side: int = 0, limit: int | None = None) -> list[np.ndarray]:
@@ -128,7 +128,6 @@ def make_validation_set(folder: str | Path, out_dir: Path, count: int, seed: int
     out_dir = Path(out_dir)
     images = load_folder(folder, limit=count)
     samples = []
-    all_kinds = VAL_KINDS["fill"] + VAL_KINDS["restore"]
     for i, img in enumerate(images):
         clean = img.astype(np.float32) / 255.0
         for kind in kinds:
@@ -137,11 +136,7 @@ def make_validation_set(folder: str | Path, out_dir: Path, count: int, seed: int
                 damaged = image_io.load_image(stem.with_suffix(".input.png"))
                 mask = image_io.load_image(stem.with_suffix(".mask.png"))[..., 0] > 0.5
             else:
-                rng = np.random.default_rng([seed, i, all_kinds.index(kind)])
-                if kind.startswith("noise"):
-                    damaged, mask = damage.apply_damage(clean, "noise", rng, sigma=float(kind[5:]))
-                else:
-                    damaged, mask = damage.apply_damage(clean, kind, rng)
+                damaged, mask = damage.scored_damage(clean, kind, seed, i)
                 image_io.save_image(damaged, stem.with_suffix(".input.png"))
                 image_io.save_image(mask, stem.with_suffix(".mask.png"))
             samples.append({"kind": kind, "clean": clean, "input": damaged, "mask": mask})

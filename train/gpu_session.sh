@@ -2,7 +2,7 @@
 # One bounded run on a lent GPU, prepared so that none of its minutes go to setting up:
 # fine-tune the shipped fill network for MINUTES on data/CBSD432 (validated on data/CBSD68),
 # pack it beside the shipped restore network as a candidate checkpoint, judge it against
-# the shipped file with the card's rule (bench.compare, on CBSD432 images, not the
+# the shipped file with the shipping rule (bench.compare, on CBSD432 images, not the
 # benchmark's), and measure half-precision latency and training throughput
 # (bench.gpu_check). What comes back lands in $OUT: the candidate, the logs, gpu.json.
 #
