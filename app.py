@@ -15,40 +15,32 @@ import functools
 import json
 import logging
 import secrets
-import shutil
-import tempfile
 import time
-import uuid
 import zipfile
 from pathlib import Path
 
 import gradio as gr
 import numpy as np
 
-from aeapp import damage, image_io, masks
-from aeapp.augment import AugmentSettings, augment
-from aeapp.checkpoint import DEFAULT_CHECKPOINT, training_record
+from aeapp import damage, image_io, masks, studio
+from aeapp.augment import AugmentSettings
+from aeapp.checkpoint import DEFAULT_CHECKPOINT, validation_summary
+from aeapp.comparison import run_peers
 from aeapp.config import VARY_STRENGTH
-from aeapp.comparison import quality, run_peers
 from aeapp.engine import get_engine
 from aeapp.heap import keep_freed_memory, limit_arenas
-from aeapp.latent_view import latent_picture
+from aeapp.result_files import ResultFiles
 
 try:  # ZeroGPU on Hugging Face Spaces: the GPU is attached only inside these functions.
-    import spaces
-
-    gpu = spaces.GPU
+    from spaces import GPU as gpu
 except ImportError:
-
-    def gpu(fn):
-        return fn
+    gpu = lambda fn: fn  # noqa: E731  (elsewhere: the function itself)
 
 
 log = logging.getLogger("aeapp.app")
 
 ROOT = Path(__file__).resolve().parent
-EXAMPLES_DIR = ROOT / "examples"
-EXAMPLES = sorted(EXAMPLES_DIR.glob("*.png"))
+EXAMPLES = sorted((ROOT / "examples").glob("*.png"))
 CHECKPOINT = Path(os.environ.get("AEAPP_CHECKPOINT", DEFAULT_CHECKPOINT))
 MAX_PIXELS = int(os.environ.get("AEAPP_MAX_PIXELS", 25_000_000))
 MAX_FILE_SIZE = os.environ.get("AEAPP_MAX_FILE_SIZE", "50mb")
@@ -57,15 +49,12 @@ MAX_VARIANTS = 16
 # this many MiB (aeapp/heap.py): repairs skip re-faulting it, and memory stays bounded.
 # 0: handed back after every network pass.
 KEEP_FREED_MIB = float(os.environ.get("AEAPP_KEEP_FREED_MIB", 1536))
-FILL_STRENGTH = 3.0  # latent noise used for alternative fills when the slider is at 0 (its maximum: fills change subtly)
-# Results are written here under unique names (Gradio then serves its own copy);
-# nothing is ever written to a fixed, shared path.
-OUTPUT_DIR = Path(tempfile.mkdtemp(prefix="aeapp-"))
-OUTPUT_MAX_AGE_S = 3600
+FILL_STRENGTH = studio.FILL_STRENGTH
+# Every image the app shows or hands out is a PNG written here under a fresh name, kept an hour.
+RESULTS = ResultFiles(max_age_s=3600)
+_png = RESULTS.png
+ORIGINALS = studio.KnownOriginals(EXAMPLES)
 LIMITS = f"Uploads up to {MAX_FILE_SIZE.upper().replace('MB', ' MB')} and {MAX_PIXELS / 1e6:.0f} megapixels."
-
-
-# ---- start-up: load the model once ---------------------------------------------------------
 
 
 def _load_engine():
@@ -85,24 +74,11 @@ ENGINE, LOAD_ERROR = _load_engine()
 
 def status_text() -> str:
     if ENGINE is None:
-        return (
-            f"**The model could not be loaded.** {LOAD_ERROR}. To fix it, restore the shipped "
-            f"checkpoint (`git checkout -- checkpoints/`) or set `AEAPP_CHECKPOINT` to a valid aeapp "
-            f".safetensors file, then restart the app."
-        )
-    parts = []
-    for name, what in (("fill", "holes"), ("restore", "denoising")):
-        run = training_record(ENGINE.info, name)
-        val = run.get("validation", {})
-        order = ("thin", "thick", "boxes", "scratches", "noise15", "noise25", "noise50")
-        shown = [f"{k} {val['psnr_' + k]:.1f} dB" for k in order if "psnr_" + k in val]
-        if shown:
-            parts.append(f"{what}: " + ", ".join(shown))
-    scores = f" · validation PSNR on CBSD68 ({'; '.join(parts)})" if parts else ""
+        return (f"**The model could not be loaded.** {LOAD_ERROR}. To fix it, restore the shipped checkpoint (`git checkout "
+                "-- checkpoints/`) or set `AEAPP_CHECKPOINT` to a valid aeapp .safetensors file, then restart the app.")
+    summary = validation_summary(ENGINE.info)
+    scores = f" · validation PSNR on CBSD68 ({summary})" if summary else ""
     return f"**Model** `{CHECKPOINT.name}` on **{ENGINE.description}**{scores} · {LIMITS}"
-
-
-# ---- helpers --------------------------------------------------------------------------------
 
 
 def user_errors(fn):
@@ -160,72 +136,15 @@ def _image_input(value, what: str = "a photo") -> np.ndarray:
     return image_io.load_image(arr, MAX_PIXELS)
 
 
-_last_sweep = 0.0
-
-
-def _fresh_path(suffix: str) -> Path:
-    """A new, unique path in OUTPUT_DIR. Results older than OUTPUT_MAX_AGE_S (files, and the
-    folders _png makes) are removed, in a sweep at most once a minute rather than on
-    every result a request writes."""
-    global _last_sweep
-    now = time.time()
-    if now - _last_sweep > 60:
-        _last_sweep = now
-        for old in OUTPUT_DIR.iterdir():
-            try:
-                if now - old.stat().st_mtime > OUTPUT_MAX_AGE_S:
-                    shutil.rmtree(old) if old.is_dir() else old.unlink()
-            except OSError:
-                pass
-    return OUTPUT_DIR / f"{uuid.uuid4().hex}{suffix}"
-
-
-def _png(image: np.ndarray, stem: str = "aeapp", compress_level: int = 1) -> str:
-    """Every image the app shows or hands out goes through here: written under a fresh name,
-    answered as a path. Gradio would save an array to a path named by its content without an
-    atomic rename, so two identical answers at once could serve a half-written file (seen
-    once in 600 requests under load); a file we wrote it copies atomically. Shown images use
-    the fast PNG level; what users keep (downloads, exports) the default."""
-    folder = _fresh_path("")
-    folder.mkdir()
-    return str(image_io.save_image(image, folder / f"{stem}.png", png_compress_level=compress_level))
-
-
-@functools.lru_cache(maxsize=1)
-def _example_originals() -> dict[bytes, np.ndarray]:
-    """Shipped examples by content, so a repair of an example can be scored against it."""
-    out = {}
-    for path in EXAMPLES:
-        rgb = image_io.load_image(path)
-        out[image_io.to_uint8(rgb).tobytes()] = rgb
-    return out
-
-
-def _known_original(rgb: np.ndarray, state: dict | None) -> np.ndarray | None:
-    """The undamaged original of what the editor shows, when we know it: the image a
-    synthetic damage was applied to, or a shipped example the user painted over."""
-    shown = image_io.to_uint8(rgb)
-    if state and state.get("shown") is not None and np.array_equal(state["shown"], shown):
-        return state["original"]
-    return _example_originals().get(shown.tobytes())
-
-
 def _progress_callback(progress: gr.Progress):
     return lambda fraction, message: progress(fraction, desc=message)
-
-
-def _fmt(scores: dict, key: str, unit: str = " dB") -> str:
-    return f"{scores[key]:.2f}{unit}" if key in scores else "–"
-
-
-# ---- repair tab -----------------------------------------------------------------------------
 
 
 @user_errors
 def damage_image(editor_value, kind: str, sigma: float, seed: int, state: dict | None):
     """Apply a synthetic damage to the photo in the editor; remember the original."""
     rgb, _ = _editor_inputs(editor_value)
-    original = _known_original(rgb, state)
+    original = ORIGINALS.find(rgb, state)
     base = original if original is not None else rgb
     damaged, mask = damage.apply_damage(base, kind, np.random.default_rng(int(seed)), sigma=float(sigma))
     layer = np.zeros((*mask.shape, 4), np.uint8)
@@ -248,27 +167,6 @@ def clear_mask(editor_value):
     return {"background": photo, "layers": [], "composite": photo}
 
 
-def _report(original, damaged, mask, result, seconds: float, peers_rows=None) -> str:
-    kind = "holes" if mask.any() else "whole image (blind restoration)"
-    lines = [f"Repaired the {kind} in **{seconds:.2f} s** ({mask.shape[1]}x{mask.shape[0]}, {mask.mean():.1%} masked)."]
-    if original is None and not peers_rows:
-        lines.append("Scores need the undamaged original: use *Damage it for me* or an example photo to see them.")
-        return "\n\n".join(lines)
-    header = "| method | PSNR | PSNR in holes | SSIM | time |\n|---|---|---|---|---|"
-    rows = []
-    if original is not None:
-        # What the model was given: painted pixels count as lost.
-        q_in = quality(original, masks.composite(np.zeros_like(damaged), damaged, mask), mask)
-        rows.append(f"| damaged input | {_fmt(q_in, 'psnr')} | {_fmt(q_in, 'psnr_holes')} | {_fmt(q_in, 'ssim', '')} | – |")
-        q = quality(original, result, mask)
-        rows.append(f"| **aeapp** | **{_fmt(q, 'psnr')}** | **{_fmt(q, 'psnr_holes')}** | **{_fmt(q, 'ssim', '')}** | {seconds:.2f} s |")
-    for peer in peers_rows or []:
-        q = quality(original, peer.image, mask) if original is not None else {}
-        rows.append(f"| {peer.name} | {_fmt(q, 'psnr')} | {_fmt(q, 'psnr_holes')} | {_fmt(q, 'ssim', '')} | {peer.seconds:.2f} s |")
-    lines.append(header + "\n" + "\n".join(rows))
-    return "\n\n".join(lines)
-
-
 def _slider(rgb, mask, after: str, overlay: bool):
     """Before/after pair; `after` is the result's PNG already written for download."""
     before = masks.overlay(rgb, mask) if overlay and mask.any() else rgb
@@ -286,9 +184,9 @@ def repair_image(editor_value, steps, strength, seed, overlay, compare, state, p
     t = time.perf_counter()
     result = engine.repair(rgb, mask, steps=int(steps), strength=float(strength), seed=int(seed), progress=_progress_callback(progress))
     seconds = time.perf_counter() - t
-    original = _known_original(rgb, state)
+    original = ORIGINALS.find(rgb, state)
     peer_rows = run_peers(rgb, mask) if compare else []
-    report = _report(original, rgb, mask, result, seconds, peer_rows)
+    report = studio.report(original, rgb, mask, result, seconds, peer_rows)
     repaired = _png(result, "repaired", compress_level=6)  # one file: download, slider and gallery
     gallery = [(repaired, "aeapp")] + [(_png(p.image, "peer"), f"{p.name} ({p.seconds:.2f} s)") for p in peer_rows]
     last = {"rgb": rgb, "mask": mask, "result": result, "after": repaired}
@@ -317,17 +215,8 @@ def candidate_fills(editor_value, steps, strength, seed, count, progress=gr.Prog
     """Several fills of the same holes, one per seed, to choose from."""
     engine = _engine()
     rgb, mask = _editor_inputs(editor_value)
-    if not mask.any():
-        raise gr.Error("Paint the damage first: candidate fills vary what is inside the holes.")
-    strength, count, seed = max(float(strength), FILL_STRENGTH), int(count), int(seed)
-    if int(steps) == 1:  # one pass: encode once, decode per seed (the same fills as Repair gives)
-        progress(0.0, desc=f"{count} fills")
-        fills = engine.vary(rgb, strength=strength, count=count, seed=seed, mask=mask)
-    else:
-        fills = []
-        for i in range(count):
-            progress(i / count, desc=f"fill {i + 1} of {count}")
-            fills.append(engine.repair(rgb, mask, steps=int(steps), strength=strength, seed=seed + i))
+    count, seed = int(count), int(seed)
+    fills = studio.candidate_fills(engine, rgb, mask, int(steps), float(strength), seed, count, _progress_callback(progress))
     return [(_png(f, f"fill_seed{seed + i}"), f"seed {seed + i}") for i, f in enumerate(fills)], {"rgb": rgb, "mask": mask, "fills": fills, "seed": seed}
 
 
@@ -341,21 +230,6 @@ def pick_candidate(candidates, overlay, evt: gr.SelectData):
     return _slider(last["rgb"], last["mask"], repaired, overlay), repaired, last, candidates["seed"] + evt.index
 
 
-# ---- variations tab --------------------------------------------------------------------------
-
-
-def _settings(hflip, vflip, rotation, crop, brightness, contrast, saturation) -> AugmentSettings:
-    return AugmentSettings(
-        hflip=0.5 if hflip else 0.0,
-        vflip=0.5 if vflip else 0.0,
-        rotation=float(rotation),
-        crop=float(crop),
-        brightness=float(brightness),
-        contrast=float(contrast),
-        saturation=float(saturation),
-    )
-
-
 @gpu
 @user_errors
 def make_variations(image, strength, count, seed, hflip, vflip, rotation, crop, brightness, contrast, saturation, progress=gr.Progress()):
@@ -365,33 +239,18 @@ def make_variations(image, strength, count, seed, hflip, vflip, rotation, crop, 
     count = int(count)
     if not 1 <= count <= MAX_VARIANTS:
         raise gr.Error(f"Choose between 1 and {MAX_VARIANTS} variants.")
-    settings = _settings(hflip, vflip, rotation, crop, brightness, contrast, saturation)
+    settings = AugmentSettings(hflip=0.5 * bool(hflip), vflip=0.5 * bool(vflip), rotation=float(rotation), crop=float(crop),
+                               brightness=float(brightness), contrast=float(contrast), saturation=float(saturation))
     progress(0.1, desc="encoding")
-    latent = engine.encode(rgb) if max(rgb.shape[:2]) <= engine.tile else None
-    picture = None
-    if latent is not None:  # the finest level the noise is added to (None: the coarse code)
-        noised = engine.network(latent.network).config.noisy_skip_levels
-        picture = latent_picture(latent, level=min(noised, default=None))
-    variants = []
-    for i in range(count):
-        progress(0.1 + 0.8 * i / count, desc=f"variant {i + 1} of {count}")
-        s = int(seed) + i
-        base = engine.decode(latent, float(strength), s) if latent is not None else engine.vary(rgb, float(strength), 1, s)[0]
-        variants.append((augment(base, settings, s), s))
+    variants, picture = studio.variations(engine, rgb, float(strength), count, int(seed), settings, _progress_callback(progress))
     gallery = [(_png(img, f"variant_seed{s}", compress_level=6), f"seed {s}") for img, s in variants]
-    zip_path = _fresh_path(".zip")  # the gallery's own files: each variant is encoded once
+    zip_path = RESULTS.path(".zip")  # the gallery's own files: each variant is encoded once
     with zipfile.ZipFile(zip_path, "w", compression=zipfile.ZIP_STORED) as zf:
         for path, _ in gallery:
             zf.write(path, Path(path).name)
-        zf.writestr("settings.json", _settings_json(strength, seed, count, settings))
+        zf.writestr("settings.json", json.dumps({"strength": float(strength), "seed": int(seed), "count": count,
+                                                 "augment": settings.to_dict()}, indent=2))
     return gallery, (_png(picture, "latent") if picture is not None else None), str(zip_path)
-
-
-def _settings_json(strength, seed, count, settings: AugmentSettings) -> str:
-    return json.dumps({"strength": float(strength), "seed": int(seed), "count": int(count), "augment": settings.to_dict()}, indent=2)
-
-
-# ---- API endpoints (stable names for gradio_client) ------------------------------------------
 
 
 @gpu
@@ -425,8 +284,6 @@ def api_damage(image, kind, sigma, seed):
     return _png(damaged, "damaged"), _png(mask, "mask")
 
 
-# ---- layout ---------------------------------------------------------------------------------
-
 ABOUT = """# aeapp studio
 Paint over the damage in a photo and press **Repair**: a convolutional autoencoder fills
 the painted pixels and leaves every other pixel exactly as it was. With nothing painted it
@@ -436,26 +293,16 @@ photo for growing a training set."""
 with gr.Blocks(title="aeapp studio", delete_cache=(1800, 3600)) as demo:
     gr.Markdown(ABOUT)
     status = gr.Markdown(status_text(), elem_id="status")
-    damage_state = gr.State(None)
-    last_state = gr.State(None)
-    candidate_state = gr.State(None)
+    damage_state, last_state, candidate_state = gr.State(None), gr.State(None), gr.State(None)
 
     with gr.Tab("Repair", id="repair"):
         with gr.Row():
             with gr.Column(scale=1):
                 editor = gr.ImageEditor(
-                    label="Photo: paint over the damage (any colour); the eraser takes paint back",
-                    type="numpy",
-                    image_mode="RGBA",
-                    format="png",
-                    sources=("upload", "webcam", "clipboard"),
+                    label="Photo: paint over the damage (any colour); the eraser takes paint back", type="numpy",
+                    image_mode="RGBA", format="png", sources=("upload", "webcam", "clipboard"), transforms=(), height=520,
                     brush=gr.Brush(colors=["#ff3b30", "#ffffff", "#000000"], default_color="#ff3b30", color_mode="defaults"),
-                    eraser=gr.Eraser(),
-                    layers=gr.LayerOptions(allow_additional_layers=False, layers=["Damage"]),
-                    transforms=(),
-                    height=520,
-                    elem_id="editor",
-                )
+                    eraser=gr.Eraser(), layers=gr.LayerOptions(allow_additional_layers=False, layers=["Damage"]), elem_id="editor")
                 gr.Examples(examples=[[str(p)] for p in EXAMPLES], inputs=[editor], label="Example photos (public domain and CC0)")
                 with gr.Accordion("Damage it for me", open=False):
                     with gr.Row():
@@ -514,14 +361,10 @@ with gr.Blocks(title="aeapp studio", delete_cache=(1800, 3600)) as demo:
     # Hidden components behind the stable API endpoints.
     with gr.Row(visible=False):
         # Files, not gr.Image: the upload reaches aeapp's decoder, whose messages are clear.
-        api_image = gr.File(type="filepath", label="image")
-        api_mask = gr.File(type="filepath", label="mask")
-        api_steps = gr.Number(1, precision=0, label="steps")
-        api_strength = gr.Number(0.0, label="strength")
-        api_seed = gr.Number(0, precision=0, label="seed")
-        api_count = gr.Number(4, precision=0, label="count")
-        api_kind = gr.Textbox("thick", label="kind")
-        api_sigma = gr.Number(25.0, label="sigma")
+        api_image, api_mask = gr.File(type="filepath", label="image"), gr.File(type="filepath", label="mask")
+        api_steps, api_seed = gr.Number(1, precision=0, label="steps"), gr.Number(0, precision=0, label="seed")
+        api_strength, api_count = gr.Number(0.0, label="strength"), gr.Number(4, precision=0, label="count")
+        api_kind, api_sigma = gr.Textbox("thick", label="kind"), gr.Number(25.0, label="sigma")
         api_out = gr.Image(type="filepath", format="png", label="result")
         api_mask_out = gr.Image(type="filepath", format="png", label="mask")
         api_gallery = gr.Gallery(format="png", label="variants")

@@ -209,3 +209,17 @@ def load(path: str | os.PathLike = DEFAULT_CHECKPOINT, device: torch.device | st
     if stray:
         raise CheckpointError(f"checkpoint {path} has weights for no listed network ({', '.join(stray[:3])})")
     return models, info
+
+
+def validation_summary(info: dict[str, Any]) -> str:
+    """Each network's validation PSNR from its training record, on one line, e.g. "holes:
+    thin 24.1 dB, ...; denoising: noise15 33.2 dB, ..."; "" when none is recorded."""
+    from .damage import MASK_KINDS, NOISE_LEVELS
+
+    parts = []
+    for name, what, tasks in (("fill", "holes", MASK_KINDS), ("restore", "denoising", tuple(NOISE_LEVELS))):
+        val = training_record(info, name).get("validation", {})
+        shown = [f"{k} {val['psnr_' + k]:.1f} dB" for k in tasks if "psnr_" + k in val]
+        if shown:
+            parts.append(f"{what}: " + ", ".join(shown))
+    return "; ".join(parts)

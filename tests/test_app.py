@@ -4,7 +4,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
 
@@ -38,7 +37,7 @@ def photo_u8():
 
 def _pixels(path):
     """What the browser gets: the app answers every image as a PNG file it wrote."""
-    assert isinstance(path, str) and path.endswith(".png") and Path(path).is_relative_to(app.OUTPUT_DIR)
+    assert isinstance(path, str) and path.endswith(".png") and Path(path).is_relative_to(app.RESULTS.folder)
     return np.asarray(Image.open(path))
 
 
@@ -119,8 +118,8 @@ def test_noise_damage_gives_no_layer(photo_u8):
 
 def test_examples_are_recognised_as_known_originals():
     example = load_image(app.EXAMPLES[0])
-    assert app._known_original(example, None) is not None
-    assert app._known_original(make_photo(), None) is None
+    assert app.ORIGINALS.find(example, None) is not None
+    assert app.ORIGINALS.find(make_photo(), None) is None
 
 
 def test_overlay_toggle_redraws_the_before_side(photo_u8):
@@ -230,7 +229,7 @@ def test_api_refuses_a_file_that_is_not_an_image(tmp_path):
 
 def test_results_never_share_a_path(photo_u8):
     paths = {app.repair_image(_editor(photo_u8, [(5, 9, 5, 9)]), 1, 0, 0, False, False, None)[1] for _ in range(3)}
-    assert len(paths) == 3 and all(Path(p).is_relative_to(app.OUTPUT_DIR) for p in paths)
+    assert len(paths) == 3 and all(Path(p).is_relative_to(app.RESULTS.folder) for p in paths)
 
 
 def _broken_checkpoints(tmp_path):
@@ -279,14 +278,3 @@ def test_cli_says_what_is_wrong_with_a_broken_checkpoint_in_one_line(tmp_path, k
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("aeapp: error: checkpoint") and bad.name in lines[0]
-
-
-def test_results_older_than_the_limit_are_swept(photo_u8):
-    old = app.OUTPUT_DIR / "stale"
-    old.mkdir()
-    (old / "repaired.png").write_bytes(b"x")
-    past = time.time() - app.OUTPUT_MAX_AGE_S - 10
-    os.utime(old, (past, past))
-    app._last_sweep = 0.0
-    kept = app._png(photo_u8 / 255.0)
-    assert not old.exists() and Path(kept).exists()

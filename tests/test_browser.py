@@ -1,7 +1,6 @@
 """End to end: the real app on a free local port, driven by headless Chromium (Playwright)
 and by gradio_client. Skips only when no Chromium is installed; .ci/run installs it."""
 
-import io
 import os
 import shutil
 import socket

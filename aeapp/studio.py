@@ -1,0 +1,115 @@
+"""What the studio's buttons compute, as plain functions of an Engine: alternative fills,
+variations with a picture of their latent code, and the scored report of a repair. No UI
+types: the app converts its inputs, calls these and shows what they return.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from . import image_io, masks
+from .augment import AugmentSettings, augment
+from .comparison import PeerResult, quality
+from .latent_view import latent_picture
+
+ProgressFn = Callable[[float, str], None]
+
+# Latent noise for alternative fills when none is asked for: the fill network learned to
+# mostly ignore latent noise, so below this strength the fills of two seeds look the same.
+FILL_STRENGTH = 3.0
+
+
+def fill_strength(strength: float) -> float:
+    """The strength alternative fills use: the one asked for, at least FILL_STRENGTH."""
+    return max(float(strength), FILL_STRENGTH)
+
+
+def candidate_fills(engine, rgb: np.ndarray, mask: np.ndarray, steps: int, strength: float, seed: int, count: int,
+                    progress: ProgressFn | None = None) -> list[np.ndarray]:
+    """`count` fills of the same holes, one per seed in seed .. seed+count-1, each what a
+    repair with that seed gives."""
+    if not mask.any():
+        raise ValueError("Paint the damage first: candidate fills vary what is inside the holes.")
+    strength = fill_strength(strength)
+    if int(steps) == 1:  # one pass: encode once, decode per seed
+        if progress:
+            progress(0.0, f"{count} fills")
+        return engine.vary(rgb, strength=strength, count=count, seed=seed, mask=mask)
+    fills = []
+    for i in range(count):
+        if progress:
+            progress(i / count, f"fill {i + 1} of {count}")
+        fills.append(engine.repair(rgb, mask, steps=int(steps), strength=strength, seed=seed + i))
+    return fills
+
+
+def variations(engine, rgb: np.ndarray, strength: float, count: int, seed: int, settings: AugmentSettings,
+               progress: ProgressFn | None = None) -> tuple[list[tuple[np.ndarray, int]], np.ndarray | None]:
+    """`count` variants of a photo, each (image, seed): latent noise, then the classical
+    augmentations drawn from the same seed. Also a picture of the latent code at the finest
+    level the noise reaches (None for photos larger than one tile, which are not encoded
+    whole)."""
+    latent = engine.encode(rgb) if max(rgb.shape[:2]) <= engine.tile else None
+    picture = None
+    if latent is not None:
+        noised = engine.network(latent.network).config.noisy_skip_levels
+        picture = latent_picture(latent, level=min(noised, default=None))
+    out = []
+    for i in range(count):
+        if progress:
+            progress(0.1 + 0.8 * i / count, f"variant {i + 1} of {count}")
+        s = int(seed) + i
+        base = engine.decode(latent, float(strength), s) if latent is not None else engine.vary(rgb, float(strength), 1, s)[0]
+        out.append((augment(base, settings, s), s))
+    return out, picture
+
+
+def _fmt(scores: dict, key: str, unit: str = " dB") -> str:
+    return f"{scores[key]:.2f}{unit}" if key in scores else "–"
+
+
+def report(original: np.ndarray | None, damaged: np.ndarray, mask: np.ndarray, result: np.ndarray, seconds: float,
+           peers: list[PeerResult] | None = None) -> str:
+    """Markdown: what was repaired and how fast; with the undamaged original, PSNR (whole
+    and in the holes) and SSIM of the input, the result and each classical peer."""
+    kind = "holes" if mask.any() else "whole image (blind restoration)"
+    lines = [f"Repaired the {kind} in **{seconds:.2f} s** ({mask.shape[1]}x{mask.shape[0]}, {mask.mean():.1%} masked)."]
+    if original is None and not peers:
+        lines.append("Scores need the undamaged original: use *Damage it for me* or an example photo to see them.")
+        return "\n\n".join(lines)
+    rows = []
+    if original is not None:
+        # What the model was given: painted pixels count as lost.
+        q_in = quality(original, masks.composite(np.zeros_like(damaged), damaged, mask), mask)
+        rows.append(f"| damaged input | {_fmt(q_in, 'psnr')} | {_fmt(q_in, 'psnr_holes')} | {_fmt(q_in, 'ssim', '')} | – |")
+        q = quality(original, result, mask)
+        rows.append(f"| **aeapp** | **{_fmt(q, 'psnr')}** | **{_fmt(q, 'psnr_holes')}** | **{_fmt(q, 'ssim', '')}** | {seconds:.2f} s |")
+    for peer in peers or []:
+        q = quality(original, peer.image, mask) if original is not None else {}
+        rows.append(f"| {peer.name} | {_fmt(q, 'psnr')} | {_fmt(q, 'psnr_holes')} | {_fmt(q, 'ssim', '')} | {peer.seconds:.2f} s |")
+    lines.append("| method | PSNR | PSNR in holes | SSIM | time |\n|---|---|---|---|---|\n" + "\n".join(rows))
+    return "\n\n".join(lines)
+
+
+class KnownOriginals:
+    """The undamaged original of a photo being repaired, when there is one to score against:
+    the photo a synthetic damage was applied to, or a shipped example the user painted over."""
+
+    def __init__(self, example_paths):
+        self._paths = list(example_paths)
+        self._examples: dict[bytes, np.ndarray] | None = None
+
+    def find(self, rgb: np.ndarray, damaged: dict | None = None) -> np.ndarray | None:
+        """`damaged`: {"shown": uint8 image, "original": float32 image} of the last synthetic
+        damage, or None."""
+        shown = image_io.to_uint8(rgb)
+        if damaged and damaged.get("shown") is not None and np.array_equal(damaged["shown"], shown):
+            return damaged["original"]
+        if self._examples is None:  # the examples by content, read on first use
+            self._examples = {}
+            for path in self._paths:
+                example = image_io.load_image(path)
+                self._examples[image_io.to_uint8(example).tobytes()] = example
+        return self._examples.get(shown.tobytes())
