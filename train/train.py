@@ -33,11 +33,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 import torch.distributed as dist
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader
 
 from aeapp import checkpoint, metrics
@@ -189,12 +192,6 @@ def lr_at(step: int, total: int, cfg: TrainConfig) -> float:
     return cfg.min_lr + 0.5 * (cfg.lr - cfg.min_lr) * (1 + math.cos(math.pi * t))
 
 
-@torch.no_grad()
-def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
-    for e, p in zip(ema.parameters(), model.parameters()):
-        e.lerp_(p.detach().to(e.dtype), 1 - decay)
-
-
 # ---- validation ------------------------------------------------------------------------------
 
 
@@ -343,11 +340,52 @@ def lineage(path: str, task: str) -> dict:
 # ---- the loop ------------------------------------------------------------------------------
 
 
-def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict:
+@dataclass
+class Run:
+    """Everything a training process holds between steps."""
+
+    cfg: TrainConfig
+    out: Path
+    rank: int
+    world: int
+    dev: torch.device
+    model: ConvAutoencoder
+    ema: AveragedModel
+    optimizer: torch.optim.Optimizer
+    trained: list[torch.nn.Parameter]
+    images: list[np.ndarray]
+    val_samples: list[dict]
+    gen: torch.Generator
+    amp: bool
+    commit: str
+    command: str
+    step: int = 0
+    elapsed: float = 0.0
+    total_steps: int = 0
+    best: float = -float("inf")
+    source_info: dict = field(default_factory=dict)  # a fine-tune's lineage, recorded in every file it writes
+    step_fn: Any = None
+    writer: Any = None
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def update_ema(run: Run) -> None:
+    """Until the warm-up ends the EMA follows the weights exactly (a copy); then it averages
+    them with `cfg.ema_decay`."""
+    if run.step <= run.cfg.warmup_steps:
+        run.ema.n_averaged.zero_()  # the next update copies the weights
+    run.ema.update_parameters(run.model)
+
+
+def setup(cfg: TrainConfig, argv: list[str] | None = None) -> Run:
+    """The process's run: device, model, EMA and optimiser, resumed from OUT/state.pt or
+    started from `init_from`; the data loader's images, the validation set and the logs."""
     rank, world, dev = setup_distributed(cfg)
-    main = rank == 0
     out = Path(cfg.out)
-    if main:
+    if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
         for stale in out.glob("*.tmp"):  # left by a run killed mid-save; the target is intact
             stale.unlink()
@@ -355,198 +393,213 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict:
     torch.manual_seed(cfg.seed + rank)
 
     model = ConvAutoencoder(cfg.model).to(dev)
-    ema = ConvAutoencoder(cfg.model).to(dev)
-    ema.load_state_dict(model.state_dict())
+    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay))
     ema.requires_grad_(False)
-    use_cl = cfg.channels_last
-    if use_cl:
+    if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
     if cfg.train_new_only:
         freeze_all_but_new(model, for_task(checkpoint.read_metadata(cfg.init_from)[0], cfg.task))
     trained = [p for p in model.parameters() if p.requires_grad]
-    if cfg.train_new_only and main:
+    if cfg.train_new_only and rank == 0:
         print(f"--train-new-only: {sum(p.numel() for p in trained):,} of "
               f"{sum(p.numel() for p in model.parameters()):,} parameters train, the rest are frozen", flush=True)
     optimizer = torch.optim.AdamW(trained, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
+    run = Run(cfg=cfg, out=out, rank=rank, world=world, dev=dev, model=model, ema=ema, optimizer=optimizer,
+              trained=trained, images=[], val_samples=[], gen=torch.Generator(), amp=cfg.amp and trains_in_bfloat16(dev),
+              commit=git_commit(),  # the code this process runs, not whatever is checked out later
+              command="python -m train.train " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])),
+              total_steps=cfg.steps)
 
-    state_path = out / "state.pt"
-    step, elapsed, total_steps, best = 0, 0.0, cfg.steps, -float("inf")
-    source_info: dict = {}  # a fine-tune's lineage, recorded in every file it writes, resumed or not
-    state = load_state(state_path)
+    state = load_state(out / "state.pt")
     if state is not None:
         model.load_state_dict(state["model"])
-        ema.load_state_dict(state["ema"])
+        ema.module.load_state_dict(state["ema"])
+        ema.n_averaged.fill_(1)
         optimizer.load_state_dict(state["optimizer"])
-        step, elapsed, best = state["step"], state["elapsed"], state["best"]
+        run.step, run.elapsed, run.best = state["step"], state["elapsed"], state["best"]
         # A budget-fitted schedule keeps its length; otherwise --steps may be raised to go on.
-        total_steps = min(cfg.steps, state["total_steps"]) if cfg.minutes else cfg.steps
+        run.total_steps = min(cfg.steps, state["total_steps"]) if cfg.minutes else cfg.steps
         set_rng_state(state["rng"][rank] if rank < len(state["rng"]) else state["rng"][0])
-        if main:
-            print(f"resumed from {state_path} at step {step} ({elapsed / 60:.1f} min elapsed)", flush=True)
+        if run.main:
+            print(f"resumed from {out / 'state.pt'} at step {run.step} ({run.elapsed / 60:.1f} min elapsed)", flush=True)
         if cfg.init_from:
-            source_info = lineage(cfg.init_from, cfg.task)
-
+            run.source_info = lineage(cfg.init_from, cfg.task)
     elif cfg.init_from:
-        source_info = init_weights(cfg, model, ema)
-        if main:
-            print(f"starting from {cfg.init_from} ({source_info.get('steps', '?')} steps)", flush=True)
+        run.source_info = init_weights(cfg, model, ema.module)
+        if run.main:
+            print(f"starting from {cfg.init_from} ({run.source_info.get('steps', '?')} steps)", flush=True)
 
     ddp = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
-    step_fn = torch.compile(ddp) if cfg.compile else ddp
-
-    images = load_folder(cfg.data, min_side=cfg.crop // 2)
-    loader = DataLoader(
-        DamagedCrops(images, cfg, rank=rank, start_step=step),
-        batch_size=None,
-        num_workers=cfg.workers,
-        pin_memory=dev.type == "cuda",
-        persistent_workers=cfg.workers > 0,
-    )
-    val_samples = make_validation_set(cfg.val_data, out / "val", cfg.val_images, cfg.seed, VAL_KINDS[cfg.task]) if main else []
-    writer = None
-    if main:
+    run.step_fn = torch.compile(ddp) if cfg.compile else ddp
+    run.images = load_folder(cfg.data, min_side=cfg.crop // 2)
+    run.gen = torch.Generator().manual_seed(cfg.seed * 1000 + rank + run.step)
+    if run.main:
         from torch.utils.tensorboard import SummaryWriter
 
-        writer = SummaryWriter(str(out / "tb"))
-        print(f"{len(images)} training images, {len(val_samples)} validation samples, world size {world}, {dev}", flush=True)
+        run.val_samples = make_validation_set(cfg.val_data, out / "val", cfg.val_images, cfg.seed, VAL_KINDS[cfg.task])
+        run.writer = SummaryWriter(str(out / "tb"))
+        print(f"{len(run.images)} training images, {len(run.val_samples)} validation samples, world size {world}, {dev}",
+              flush=True)
+    return run
 
-    gen = torch.Generator().manual_seed(cfg.seed * 1000 + rank + step)
-    amp = cfg.amp and trains_in_bfloat16(dev)
+
+def batches(run: Run):
+    """The endless stream of (clean, damaged, mask) batches on the run's device, seeded from
+    the step so that a resumed run sees what the uninterrupted one would have."""
+    loader = DataLoader(
+        DamagedCrops(run.images, run.cfg, rank=run.rank, start_step=run.step),
+        batch_size=None,
+        num_workers=run.cfg.workers,
+        pin_memory=run.dev.type == "cuda",
+        persistent_workers=run.cfg.workers > 0,
+    )
+    for batch in loader:
+        batch = [t.to(run.dev, non_blocking=True) for t in batch]
+        if run.cfg.channels_last:
+            batch = [t.contiguous(memory_format=torch.channels_last) for t in batch]
+        yield batch
+
+
+def train_step(run: Run, clean, damaged, mask) -> tuple[torch.Tensor, dict[str, float], float, torch.Tensor]:
+    """One optimiser step and EMA update; returns (loss, its parts, learning rate, gradient norm)."""
+    cfg, dev, gen = run.cfg, run.dev, run.gen
+    lr = lr_at(run.step, run.total_steps, cfg)
+    for g in run.optimizer.param_groups:
+        g["lr"] = lr
+    n = clean.shape[0]
+    strength = torch.rand(n, generator=gen) * cfg.latent_noise_max
+    strength = torch.where(torch.rand(n, generator=gen) < cfg.latent_noise_prob, strength, torch.zeros(n))
+    if cfg.task == "fill":
+        inputs = damaged  # holes pre-filled by the data pipeline, as on a first pass
+        if torch.rand(1, generator=gen).item() < cfg.refine_prob:
+            # Teach refinement: holes hold the model's own (detached) first pass.
+            with torch.no_grad(), torch.autocast(dev.type, dtype=torch.bfloat16, enabled=run.amp):
+                guess = run.model(inputs, mask).float().clamp(0, 1)
+            inputs = inputs * (1 - mask) + guess * mask
+        weight = mask  # known pixels come back from the composite: only holes count
+    else:
+        inputs, weight = damaged, torch.ones_like(mask)
+    sample_weight = None
+    if cfg.task == "restore" and cfg.sigma_weight_offset:
+        sigma = (damaged - clean).flatten(1).std(dim=1) * 255  # as drawn, after clipping and rounding
+        sample_weight = cfg.sigma_weight_offset / (sigma + cfg.sigma_weight_offset)
+    noise = None
+    if cfg.latent_noise_draws > 1 and strength.any():
+        noise = closest_noise(run.model, inputs, mask, clean, weight, strength.to(dev), cfg.latent_noise_draws, gen, run.amp)
+    with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=run.amp):
+        pred = run.step_fn(inputs, mask, strength=strength.to(dev), generator=None, noise=noise)
+    loss, parts = loss_fn(pred, clean, weight, cfg, sample_weight)
+    run.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    gnorm = torch.nn.utils.clip_grad_norm_(run.trained, cfg.grad_clip)
+    run.optimizer.step()
+    update_ema(run)
+    run.step += 1
+    return loss, parts, lr, gnorm
+
+
+def evaluate(run: Run) -> dict[str, float]:
+    """Validation of the EMA weights, logged."""
+    val = validate(run.ema.module, run.cfg.task, run.val_samples, run.dev)
+    for k, v in val.items():
+        run.writer.add_scalar(f"val/{k}", v, run.step)
+    print(f"\nstep {run.step}: " + ", ".join(f"{k} {v:.2f}" for k, v in val.items()), flush=True)
+    return val
+
+
+def record(run: Run, val: dict) -> dict:
+    """How this network was trained, as every file the run writes records it."""
+    cfg = run.cfg
+    return {
+        "task": cfg.task, "command": run.command, "commit": run.commit, "data": str(cfg.data),
+        "training_images": len(run.images), "val_data": str(cfg.val_data), "seed": cfg.seed, "steps": run.step,
+        "minutes": round(run.elapsed / 60, 1), "world_size": run.world, "device": str(run.dev), "torch": torch.__version__,
+        "train_config": cfg.to_dict(), "validation": val,
+        **({"init_from": {"path": cfg.init_from, **run.source_info}} if run.source_info else {}),
+    }
+
+
+def save(run: Run, val: dict | None = None) -> None:
+    """The resumable state (atomically), the EMA as last.safetensors, and as best.safetensors
+    when `val` is the best validation score so far."""
+    save_state(
+        run.out / "state.pt",
+        model=checkpoint.state_dict_for_saving(run.model),
+        ema=run.ema.module.state_dict(),
+        optimizer=run.optimizer.state_dict(),
+        step=run.step,
+        elapsed=run.elapsed,
+        total_steps=run.total_steps,
+        best=run.best,
+        rng=[rng_state()],
+    )
+    checkpoint.save(run.out / "last.safetensors", {run.cfg.task: run.ema.module}, record(run, val or {}))
+    if val is not None and val["score"] > run.best:
+        run.best = val["score"]
+        checkpoint.save(run.out / "best.safetensors", {run.cfg.task: run.ema.module}, record(run, val))
+
+
+def fit_schedule(run: Run, start_step: int, start_elapsed: float) -> None:
+    """Fit the cosine schedule to the wall-clock budget: the step rate measured since this
+    process started (or last validated), times the time left. Re-estimated as the run goes,
+    so a busy machine early on does not fix the schedule's length."""
+    rate = (run.step - start_step) / max(1e-6, run.elapsed - start_elapsed)
+    estimate = run.step + int(rate * max(0.0, run.cfg.minutes * 60.0 - run.elapsed))
+    run.total_steps = from_rank0(max(run.step + 1, min(run.cfg.steps, estimate)), run.dev)
+    if run.main and run.step == run.cfg.schedule_every:
+        print(f"wall-clock budget {run.cfg.minutes} min: {rate:.2f} steps/s, schedule set to {run.total_steps} steps", flush=True)
+
+
+def log_step(run: Run, loss: torch.Tensor, parts: dict[str, float], lr: float, gnorm: torch.Tensor, progress) -> None:
+    progress.update(1)
+    if run.step % run.cfg.log_every == 0:
+        progress.set_postfix(loss=f"{loss.item():.4f}", lr=f"{lr:.2e}")
+        for k, v in {"loss": loss.item(), "lr": lr, "grad_norm": float(gnorm), **parts}.items():
+            run.writer.add_scalar(f"train/{k}", v, run.step)
+
+
+def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict:
+    """Train until `cfg.steps` or `cfg.minutes`; validate every `val_every` steps and at the
+    end, save every `save_every`. Returns the final step, minutes and validation."""
+    run = setup(cfg, argv)
     budget = cfg.minutes * 60.0
-    commit = git_commit()  # the code this process runs, not whatever is checked out later
-    command = "python -m train.train " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
-
-    def info(val: dict) -> dict:
-        return {
-            "task": cfg.task,
-            "command": command,
-            "commit": commit,
-            "data": str(cfg.data),
-            "training_images": len(images),
-            "val_data": str(cfg.val_data),
-            "seed": cfg.seed,
-            "steps": step,
-            "minutes": round(elapsed / 60, 1),
-            "world_size": world,
-            "device": str(dev),
-            "torch": torch.__version__,
-            "train_config": cfg.to_dict(),
-            "validation": val,
-            **({"init_from": {"path": cfg.init_from, **source_info}} if source_info else {}),
-        }
-
-    def save_all(val: dict | None = None) -> None:
-        nonlocal best
-        rngs = [rng_state()]
-        save_state(
-            state_path,
-            model=checkpoint.state_dict_for_saving(model),
-            ema=ema.state_dict(),
-            optimizer=optimizer.state_dict(),
-            step=step,
-            elapsed=elapsed,
-            total_steps=total_steps,
-            best=best,
-            rng=rngs,
-        )
-        checkpoint.save(out / "last.safetensors", {cfg.task: ema}, info(val or {}))
-        if val is not None and val["score"] > best:
-            best = val["score"]
-            checkpoint.save(out / "best.safetensors", {cfg.task: ema}, info(val))
-
     progress = None
-    if main:
+    if run.main:
         from tqdm import tqdm
 
-        progress = tqdm(total=total_steps, initial=step, dynamic_ncols=True, mininterval=5)
-
-    t_last = time.time()
-    it = iter(loader)
-    model.train()
+        progress = tqdm(total=run.total_steps, initial=run.step, dynamic_ncols=True, mininterval=5)
     val: dict = {}
-    start_step, start_elapsed = step, elapsed
-    while step < total_steps:
-        clean, damaged, mask = (t.to(dev, non_blocking=True) for t in next(it))
-        if use_cl:
-            clean, damaged, mask = (t.contiguous(memory_format=torch.channels_last) for t in (clean, damaged, mask))
-        lr = lr_at(step, total_steps, cfg)
-        for g in optimizer.param_groups:
-            g["lr"] = lr
-        n = clean.shape[0]
-        strength = torch.rand(n, generator=gen) * cfg.latent_noise_max
-        strength = torch.where(torch.rand(n, generator=gen) < cfg.latent_noise_prob, strength, torch.zeros(n))
-        if cfg.task == "fill":
-            inputs = damaged  # holes pre-filled by the data pipeline, as on a first pass
-            if torch.rand(1, generator=gen).item() < cfg.refine_prob:
-                # Teach refinement: holes hold the model's own (detached) first pass.
-                with torch.no_grad(), torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
-                    guess = model(inputs, mask).float().clamp(0, 1)
-                inputs = inputs * (1 - mask) + guess * mask
-            weight = mask  # known pixels come back from the composite: only holes count
-        else:
-            inputs, weight = damaged, torch.ones_like(mask)
-        sample_weight = None
-        if cfg.task == "restore" and cfg.sigma_weight_offset:
-            sigma = (damaged - clean).flatten(1).std(dim=1) * 255  # as drawn, after clipping and rounding
-            sample_weight = cfg.sigma_weight_offset / (sigma + cfg.sigma_weight_offset)
-        noise = None
-        if cfg.latent_noise_draws > 1 and strength.any():
-            noise = closest_noise(model, inputs, mask, clean, weight, strength.to(dev), cfg.latent_noise_draws, gen, amp)
-        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
-            pred = step_fn(inputs, mask, strength=strength.to(dev), generator=None, noise=noise)
-        loss, parts = loss_fn(pred, clean, weight, cfg, sample_weight)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        gnorm = torch.nn.utils.clip_grad_norm_(trained, cfg.grad_clip)
-        optimizer.step()
-        ema_update(ema, model, cfg.ema_decay if step > cfg.warmup_steps else 0.0)
-        step += 1
+    start_step, start_elapsed, t_last = run.step, run.elapsed, time.time()
+    run.model.train()
+    stream = batches(run)
+    while run.step < run.total_steps:
+        loss, parts, lr, gnorm = train_step(run, *next(stream))
         now = time.time()
-        elapsed += now - t_last
+        run.elapsed += now - t_last
         t_last = now
-
-        if budget and step % cfg.schedule_every == 0 and step < total_steps:
-            # Fit the cosine schedule to the wall-clock budget: the step rate measured since
-            # this process started, times the time left. Re-estimated as the run goes, so a
-            # busy machine early on does not fix the schedule's length.
-            rate = (step - start_step) / max(1e-6, elapsed - start_elapsed)
-            estimate = step + int(rate * max(0.0, budget - elapsed))
-            total_steps = from_rank0(max(step + 1, min(cfg.steps, estimate)), dev)
+        if budget and run.step % cfg.schedule_every == 0 and run.step < run.total_steps:
+            fit_schedule(run, start_step, start_elapsed)
             if progress:
-                progress.total = total_steps
-            if main and step == cfg.schedule_every:
-                print(f"wall-clock budget {cfg.minutes} min: {rate:.2f} steps/s, schedule set to {total_steps} steps", flush=True)
-
-        if main:
-            progress.update(1)
-            if step % cfg.log_every == 0:
-                progress.set_postfix(loss=f"{loss.item():.4f}", lr=f"{lr:.2e}")
-                writer.add_scalar("train/loss", loss.item(), step)
-                writer.add_scalar("train/lr", lr, step)
-                writer.add_scalar("train/grad_norm", float(gnorm), step)
-                for k, v in parts.items():
-                    writer.add_scalar(f"train/{k}", v, step)
-        out_of_time = bool(budget) and elapsed >= budget
-        stop = all_true(out_of_time or step >= total_steps, dev)
-        if main and (step % cfg.val_every == 0 or stop):
-            val = validate(ema, cfg.task, val_samples, dev)
-            for k, v in val.items():
-                writer.add_scalar(f"val/{k}", v, step)
-            print(f"\nstep {step}: " + ", ".join(f"{k} {v:.2f}" for k, v in val.items()), flush=True)
-            save_all(val)
+                progress.total = run.total_steps
+        if run.main:
+            log_step(run, loss, parts, lr, gnorm, progress)
+        stop = all_true((bool(budget) and run.elapsed >= budget) or run.step >= run.total_steps, run.dev)
+        if run.main and (run.step % cfg.val_every == 0 or stop):
+            val = evaluate(run)
+            save(run, val)
             t_last = time.time()  # validation time does not eat the training budget
-            start_step, start_elapsed = step, elapsed  # nor skew the step rate
-        elif main and step % cfg.save_every == 0:
-            save_all()
+            start_step, start_elapsed = run.step, run.elapsed  # nor skew the step rate
+        elif run.main and run.step % cfg.save_every == 0:
+            save(run)
         if stop:
             break
-    if main:
+    if run.main:
         progress.close()
-        writer.close()
-    if world > 1:
+        run.writer.close()
+    if run.world > 1:
         dist.barrier()
         dist.destroy_process_group()
-    return {"step": step, "elapsed_min": elapsed / 60, "validation": val}
+    return {"step": run.step, "elapsed_min": run.elapsed / 60, "validation": val}
 
 
 def main(argv=None) -> None:
