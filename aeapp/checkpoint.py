@@ -23,7 +23,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from .config import ModelConfig
+from .config import InferenceConfig, ModelConfig, split_network_config
 from .model import ConvAutoencoder
 
 FORMAT = "aeapp-autoencoder"
@@ -75,13 +75,15 @@ def save(
     """
     path = Path(path)
     dtypes = dtype if isinstance(dtype, dict) else {name: dtype for name in networks}
-    tensors, configs = {}, {}
+    tensors, configs, inference = {}, {}, {}
     for name, model in networks.items():
         dtype = dtypes.get(name)
         if not name.isidentifier():
             raise ValueError(f"network names must be identifiers, got {name!r}")
         bare = getattr(model, "module", model)
-        configs[name] = getattr(bare, "_orig_mod", bare).config.to_dict()
+        bare = getattr(bare, "_orig_mod", bare)
+        configs[name] = bare.config.to_dict()
+        inference[name] = bare.inference.to_dict()
         for key, value in state_dict_for_saving(model).items():
             if dtype == torch.int8 and value.is_floating_point() and value.dim() >= 2:
                 value, tensors[f"{name}.{key}{SCALE_SUFFIX}"] = quantize_int8(value)
@@ -92,6 +94,7 @@ def save(
         "format": FORMAT,
         "format_version": QUANTIZED_FORMAT_VERSION if torch.int8 in dtypes.values() else FORMAT_VERSION,
         "networks": json.dumps(configs, sort_keys=True),
+        "inference": json.dumps(inference, sort_keys=True),
         "info": json.dumps(info or {}, sort_keys=True),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -109,6 +112,13 @@ def save(
 
 def read_metadata(path: str | os.PathLike) -> tuple[dict[str, ModelConfig], dict[str, Any]]:
     """Read ({network: config}, info) from a checkpoint's header without loading weights."""
+    configs, _, info = read_header(path)
+    return configs, info
+
+
+def read_header(path: str | os.PathLike) -> tuple[dict[str, ModelConfig], dict[str, InferenceConfig], dict[str, Any]]:
+    """({network: architecture}, {network: how it is run}, info) from a checkpoint's header.
+    Files written before the two configs were separate hold both in one object a network."""
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"checkpoint {path} does not exist; pass the path of an aeapp .safetensors file")
@@ -133,11 +143,12 @@ def read_metadata(path: str | os.PathLike) -> tuple[dict[str, ModelConfig], dict
         raw = json.loads(meta["networks"])
         if not isinstance(raw, dict) or not raw:
             raise ValueError("no networks listed")
-        configs = {name: ModelConfig.from_dict(cfg) for name, cfg in raw.items()}
+        run = json.loads(meta.get("inference", "{}"))
+        split = {name: split_network_config({**cfg, **run.get(name, {})}) for name, cfg in raw.items()}
         info = json.loads(meta.get("info", "{}"))
-    except (KeyError, ValueError, TypeError) as e:
+    except (KeyError, ValueError, TypeError, AttributeError) as e:
         raise CheckpointError(f"checkpoint {path} has an invalid model config: {e}") from None
-    return configs, info
+    return {n: s[0] for n, s in split.items()}, {n: s[1] for n, s in split.items()}, info
 
 
 def training_record(info: dict[str, Any], name: str) -> dict[str, Any]:
@@ -171,7 +182,7 @@ def load(path: str | os.PathLike = DEFAULT_CHECKPOINT, device: torch.device | st
     Returns ({network: model in eval mode on `device` with `dtype`}, info dict).
     """
     path = Path(path)
-    configs, info = read_metadata(path)
+    configs, inference, info = read_header(path)
     try:
         with safe_open(str(path), framework="pt") as f:
             tensors = {k: f.get_tensor(k) for k in f.keys()}
@@ -180,7 +191,7 @@ def load(path: str | os.PathLike = DEFAULT_CHECKPOINT, device: torch.device | st
     tensors = _dequantized(path, tensors)
     models = {}
     for name, config in configs.items():
-        model = ConvAutoencoder(config)
+        model = ConvAutoencoder(config, inference[name])
         prefix = name + "."
         own = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
         expected = model.state_dict()

@@ -204,15 +204,16 @@ def cmd_damage(args) -> int:
 
 
 def cmd_info(args) -> int:
-    from .checkpoint import DEFAULT_CHECKPOINT, SCALE_SUFFIX, read_metadata, training_record
+    from .checkpoint import DEFAULT_CHECKPOINT, SCALE_SUFFIX, read_header, training_record
 
     path = Path(args.checkpoint or DEFAULT_CHECKPOINT)
     try:
-        configs, info = read_metadata(path)
+        configs, inference, info = read_header(path)
     except ValueError as e:
         raise UsageError(str(e)) from None
     if args.json:
-        print(json.dumps({"checkpoint": str(path), "networks": {k: c.to_dict() for k, c in configs.items()}, "info": info}, indent=2))
+        print(json.dumps({"checkpoint": str(path), "networks": {k: c.to_dict() for k, c in configs.items()},
+                          "inference": {k: c.to_dict() for k, c in inference.items()}, "info": info}, indent=2))
         return 0
     from safetensors import safe_open
 
@@ -224,9 +225,9 @@ def cmd_info(args) -> int:
         run = training_record(info, name)
         print(f"\nnetwork {name!r}: {params[name] / 1e6:.2f} M parameters, widths {list(config.widths)}, "
               f"unshuffle {config.unshuffle}, stride {config.stride}, latent {config.latent_channels} channels, "
-              f"{config.global_blocks} Fourier blocks" + (f", prefill {config.prefill}" if name == "fill" else "")
+              f"{config.global_blocks} Fourier blocks" + (f", prefill {inference[name].prefill}" if name == "fill" else "")
               + (f", full-resolution refinement head of {config.refine_channels} channels" if config.refine_channels else "")
-              + f", latent noise on skip levels {list(config.noisy_skip_levels)}"
+              + f", latent noise on skip levels {list(inference[name].noisy_skip_levels)}"
               + (f", {run['weights']} weights" if "weights" in run else ""))
         for key in ("command", "data", "training_images", "seed", "steps", "minutes", "device", "world_size", "commit"):
             if key in run:

@@ -13,6 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+def _to_dict(obj) -> dict[str, Any]:
+    """A frozen config as JSON-safe values (tuples as lists)."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(obj).items()}
+
+
 def _from_dict(cls, data: dict[str, Any]):
     """Build a dataclass from a dict, refusing unknown keys and restoring tuples."""
     if not isinstance(data, dict):
@@ -73,19 +78,6 @@ class ModelConfig:
     bottleneck_dilations: tuple[int, ...] = (1, 2, 4)
     # Channels of the latent code at the coarsest level.
     latent_channels: int = 64
-    # Encoder levels (counted from the finest, 0) whose skip features receive latent noise
-    # along with the code. Training perturbs these (so noisy latents decode to natural
-    # images); the shipped restore network adds the 1/4-resolution skips at inference, where
-    # the decoder has not learned to ignore noise, so that variants differ visibly.
-    noisy_skip_levels: tuple[int, ...] = (1,)
-    # What the fill network finds in the holes on its first pass (see aeapp/prefill.py):
-    # "telea" (OpenCV's fast-marching inpainting, which the network then refines),
-    # "telea_ns" (the mean of Telea's and Navier-Stokes' fills: the shipped fill network was
-    # trained on "telea" and does better from this start, measured on CBSD432),
-    # "telea_ns_band" (that mean with its outer band of 6 pixels a third of the way to a
-    # biharmonic solve: the same network does better again), "coarse"
-    # (local averages of the known pixels) or "zeros".
-    prefill: str = "telea"
     # Channels of a small full-resolution head that refines the decoder's output from the
     # output, the input and the mask (0: none). Everything else runs at 1/unshuffle of the
     # side or less, and with 4x4 the pixels next to a hole's edge came out worse than a
@@ -103,10 +95,6 @@ class ModelConfig:
             raise ValueError("unshuffle and latent_channels must be positive")
         if self.refine_channels < 0:
             raise ValueError("refine_channels must be 0 (no refinement head) or positive")
-        if any(not 0 <= i < levels - 1 for i in self.noisy_skip_levels):
-            raise ValueError("noisy_skip_levels must name skip levels (0 .. len(widths) - 2)")
-        if self.prefill not in PREFILLS:
-            raise ValueError(f"prefill must be one of {', '.join(PREFILLS)}, got {self.prefill!r}")
 
     @property
     def stride(self) -> int:
@@ -114,11 +102,63 @@ class ModelConfig:
         return self.unshuffle * 2 ** (len(self.widths) - 1)
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+        return _to_dict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":
         return _from_dict(cls, data)
+
+
+@dataclass(frozen=True)
+class InferenceConfig:
+    """How a trained network is run, apart from its architecture: what it finds in the holes
+    on its first pass and where latent noise goes. Training uses the same settings (the
+    data pipeline prefills, training noises these levels); packing a checkpoint may change
+    them without touching the weights (`train.ship`), and an engine may override them."""
+
+    # Encoder levels (counted from the finest, 0) whose skip features receive latent noise
+    # along with the code. Training perturbs these (so noisy latents decode to natural
+    # images); the shipped restore network adds the 1/4-resolution skips at inference, where
+    # the decoder has not learned to ignore noise, so that variants differ visibly.
+    noisy_skip_levels: tuple[int, ...] = (1,)
+    # What the fill network finds in the holes on its first pass (see aeapp/prefill.py):
+    # "telea" (OpenCV's fast-marching inpainting, which the network then refines),
+    # "telea_ns" (the mean of Telea's and Navier-Stokes' fills: the shipped fill network was
+    # trained on "telea" and does better from this start, measured on CBSD432),
+    # "telea_ns_band" (that mean with its outer band of 6 pixels a third of the way to a
+    # biharmonic solve: the same network does better again), "coarse"
+    # (local averages of the known pixels) or "zeros".
+    prefill: str = "telea"
+
+    def __post_init__(self):
+        if self.prefill not in PREFILLS:
+            raise ValueError(f"prefill must be one of {', '.join(PREFILLS)}, got {self.prefill!r}")
+
+    def check(self, model: ModelConfig) -> None:
+        """Refuse skip levels that the architecture does not have."""
+        if any(not 0 <= i < len(model.widths) - 1 for i in self.noisy_skip_levels):
+            raise ValueError("noisy_skip_levels must name skip levels (0 .. len(widths) - 2)")
+
+    def to_dict(self) -> dict[str, Any]:
+        return _to_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "InferenceConfig":
+        return _from_dict(cls, data)
+
+
+INFERENCE_FIELDS = tuple(f.name for f in dataclasses.fields(InferenceConfig))
+
+
+def split_network_config(data: dict[str, Any]) -> tuple[ModelConfig, InferenceConfig]:
+    """(architecture, inference settings) from one JSON object that may hold both, as
+    checkpoints and run configs written before the two were separate do."""
+    arch = {k: v for k, v in data.items() if k not in INFERENCE_FIELDS}
+    model = ModelConfig.from_dict(arch)
+    # Where none are named, latent noise goes to the code alone, which every architecture has.
+    inference = InferenceConfig.from_dict({"noisy_skip_levels": (), **{k: v for k, v in data.items() if k in INFERENCE_FIELDS}})
+    inference.check(model)
+    return model, inference
 
 
 @dataclass
@@ -129,6 +169,7 @@ class TrainConfig:
     val_data: str = "../shared/data/CBSD68"  # folder of validation images
     out: str = "runs/default"  # run directory: config, logs, state, checkpoints
     model: ModelConfig = field(default_factory=ModelConfig)
+    inference: InferenceConfig = field(default_factory=InferenceConfig)
     seed: int = 0
     # Start from this checkpoint's weights for `task` (a fine-tune: fresh optimiser and
     # schedule); the architecture flags must match it, but for a refinement head added or
@@ -211,18 +252,20 @@ class TrainConfig:
             raise ValueError(f"latent_noise_draws must be at least 1, got {self.latent_noise_draws}")
         if self.train_new_only and not self.init_from:
             raise ValueError("train_new_only needs init_from: the network whose new parts are trained")
+        self.inference.check(self.model)
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["model"] = self.model.to_dict()
+        data["inference"] = self.inference.to_dict()
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
         data = dict(data)
-        model = ModelConfig.from_dict(data.pop("model", {}))
+        model, inference = split_network_config({**data.pop("model", {}), **data.pop("inference", {})})
         cfg = _from_dict(cls, data)
-        cfg.model = model
+        cfg.model, cfg.inference = model, inference
         cfg.__post_init__()
         return cfg
 

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from . import checkpoint, device as device_mod, image_io, masks
-from .config import EDGE_SOLVE, RESTORE_VIEWS, VARY_STRENGTH
+from .config import EDGE_SOLVE, RESTORE_VIEWS, VARY_STRENGTH, InferenceConfig
 from .edge_solve import resolve_edges
 from .heap import release_freed_memory
 from .model import ConvAutoencoder, Latent
@@ -137,6 +137,7 @@ class Engine:
         overlap: int = 128,
         restore_views: int = RESTORE_VIEWS,
         edge_solve: bool = EDGE_SOLVE,
+        inference: dict[str, InferenceConfig] | None = None,
     ):
         unknown = sorted(set(networks) - set(NETWORKS))
         if unknown or not networks:
@@ -153,6 +154,10 @@ class Engine:
         self.networks = {
             name: m.to(device=device, dtype=dtype, memory_format=self.memory_format).eval() for name, m in networks.items()
         }
+        # How each network runs: as its checkpoint says, unless `inference` overrides it.
+        self.inference = {name: (inference or {}).get(name, m.inference) for name, m in self.networks.items()}
+        for name, options in self.inference.items():
+            options.check(self.networks[name].config)
         stride = max(m.config.stride for m in self.networks.values())
         self.tile = max(stride, tile // stride * stride)
         self.overlap = max(stride, overlap // stride * stride)
@@ -201,7 +206,7 @@ class Engine:
         """The decoded image; `composited`: the caller keeps only a fill's hole pixels."""
         model = self.network(latent.network)
         if strength:
-            latent = model.add_latent_noise(latent, strength, generator)
+            latent = model.add_latent_noise(latent, strength, generator, levels=self.inference[latent.network].noisy_skip_levels)
         out = model.decode(latent, holes_only=composited and latent.network == "fill")
         return self._to_array(unpad(out, latent.size))
 
@@ -264,7 +269,7 @@ class Engine:
         if not mask.any():
             return rgb
         out = rgb.copy()
-        out[window] = prefill(rgb[window], mask[window], self.network("fill").config.prefill)
+        out[window] = prefill(rgb[window], mask[window], self.inference["fill"].prefill)
         return out
 
     # ---- public operations --------------------------------------------------------------

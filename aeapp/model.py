@@ -11,7 +11,7 @@ denoising only has to learn the noise, and holes the content. An optional small 
 edge meets its known neighbours.
 
 The latent code is the coarsest feature map together with the skip features named in
-`ModelConfig.noisy_skip_levels`; `decode(encode(x, m) + noise)` is how variations are made.
+`InferenceConfig.noisy_skip_levels`; `decode(encode(x, m) + noise)` is how variations are made.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import ModelConfig
+from .config import InferenceConfig, ModelConfig
 
 
 @dataclass
@@ -150,15 +150,20 @@ def _refine_holes(head: nn.Sequential, x: torch.Tensor, mask: torch.Tensor) -> t
 
 
 class ConvAutoencoder(nn.Module):
-    """Image + mask -> latent -> repaired image. Built only from a ModelConfig.
+    """Image + mask -> latent -> repaired image. Built from a ModelConfig (and how it is run,
+    an InferenceConfig).
 
     Inputs are NCHW float tensors: `image` (N,3,H,W) in [0,1], `mask` (N,1,H,W) with 1 where a
     pixel is to be repaired; H and W must be multiples of `config.stride`.
     """
 
-    def __init__(self, config: ModelConfig):
+    def __init__(self, config: ModelConfig, inference: InferenceConfig | None = None):
         super().__init__()
         self.config = config
+        # How it is run (prefill, noisy skip levels): not part of the weights, but saved
+        # with them. Without one, latent noise goes to the code alone.
+        self.inference = inference if inference is not None else InferenceConfig(noisy_skip_levels=())
+        self.inference.check(config)
         w = list(config.widths)
         levels = len(w)
         r = config.unshuffle
@@ -220,16 +225,19 @@ class ConvAutoencoder(nn.Module):
             out = out + (self.refine(seen) if delta is None else delta)
         return out
 
-    def draw_latent_noise(self, latent: Latent, generator: torch.Generator | None = None) -> list[torch.Tensor]:
+    def draw_latent_noise(self, latent: Latent, generator: torch.Generator | None = None,
+                          levels: tuple[int, ...] | None = None) -> list[torch.Tensor]:
         """Standard normal noise for the tensors that get it: the code, then each noisy skip
         level in order. Drawn on the generator's device (CPU by default), so a seed gives
-        the same noise everywhere; training draws several and keeps one (IMLE)."""
+        the same noise everywhere; training draws several and keeps one (IMLE). `levels`:
+        the noisy skip levels (default: `self.inference`'s)."""
+        levels = self.inference.noisy_skip_levels if levels is None else levels
         gen_device = generator.device if generator is not None else torch.device("cpu")
-        shapes = [latent.code.shape] + [latent.skips[i].shape for i in sorted(self.config.noisy_skip_levels)]
+        shapes = [latent.code.shape] + [latent.skips[i].shape for i in sorted(levels)]
         return [torch.randn(shape, generator=generator, device=gen_device, dtype=torch.float32) for shape in shapes]
 
     def add_latent_noise(self, latent: Latent, strength, generator: torch.Generator | None = None,
-                         noise: list[torch.Tensor] | None = None) -> Latent:
+                         noise: list[torch.Tensor] | None = None, levels: tuple[int, ...] | None = None) -> Latent:
         """Add `strength` standard deviations of Gaussian noise to the latent code.
 
         The spread is measured per sample and per channel on the latent itself, so strength 1
@@ -237,15 +245,16 @@ class ConvAutoencoder(nn.Module):
         tensor (one strength per sample, as training uses). `noise` (from
         `draw_latent_noise`) is drawn from `generator` when not given.
         """
+        levels = self.inference.noisy_skip_levels if levels is None else levels
         s = torch.as_tensor(strength, dtype=torch.float32).reshape(-1, 1, 1, 1)
-        eps = iter(noise if noise is not None else self.draw_latent_noise(latent, generator))
+        eps = iter(noise if noise is not None else self.draw_latent_noise(latent, generator, levels))
 
         def noisy(t: torch.Tensor) -> torch.Tensor:
             spread = t.float().std(dim=(2, 3), keepdim=True, correction=0)  # 1x1 maps: 0, not NaN
             return (t.float() + s.to(t.device) * spread * next(eps).to(t.device)).to(t.dtype)
 
         code = noisy(latent.code)
-        skips = [noisy(t) if i in self.config.noisy_skip_levels else t for i, t in enumerate(latent.skips)]
+        skips = [noisy(t) if i in levels else t for i, t in enumerate(latent.skips)]
         return dataclasses.replace(latent, code=code, skips=skips)
 
     def forward(self, image: torch.Tensor, mask: torch.Tensor, strength=0.0, generator=None, noise=None) -> torch.Tensor:

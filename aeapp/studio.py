@@ -54,7 +54,7 @@ def variations(engine, rgb: np.ndarray, strength: float, count: int, seed: int, 
     latent = engine.encode(rgb) if max(rgb.shape[:2]) <= engine.tile else None
     picture = None
     if latent is not None:
-        noised = engine.network(latent.network).config.noisy_skip_levels
+        noised = engine.inference[latent.network].noisy_skip_levels
         picture = latent_picture(latent, level=min(noised, default=None))
     out = []
     for i in range(count):

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from aeapp import checkpoint
-from aeapp.config import ModelConfig
+from aeapp.config import InferenceConfig, ModelConfig
 from aeapp.engine import Engine
 from aeapp.model import ConvAutoencoder
 
@@ -24,15 +24,15 @@ TINY = ModelConfig(
     global_blocks=1,
     bottleneck_dilations=(1, 2),
     latent_channels=4,
-    noisy_skip_levels=(0,),
 )
+TINY_INFERENCE = InferenceConfig(noisy_skip_levels=(0,))
 
 
 def make_tiny_model(seed: int = 0) -> ConvAutoencoder:
     """The tiny model with every weight random: zero-initialised layers would make it the
     identity, which hides bugs."""
     torch.manual_seed(seed)
-    model = ConvAutoencoder(TINY)
+    model = ConvAutoencoder(TINY, TINY_INFERENCE)
     with torch.no_grad():
         for p in model.parameters():
             p.normal_(0.0, 0.15)
@@ -42,7 +42,7 @@ def make_tiny_model(seed: int = 0) -> ConvAutoencoder:
 def make_headed_model() -> ConvAutoencoder:
     """The tiny model with a refinement head whose weights are random (a fresh head's last
     layer is zero, so it would add nothing)."""
-    model = ConvAutoencoder(dataclasses.replace(TINY, refine_channels=4)).eval()
+    model = ConvAutoencoder(dataclasses.replace(TINY, refine_channels=4), TINY_INFERENCE).eval()
     with torch.no_grad():
         for p in model.refine.parameters():
             p.normal_(0.0, 0.3)

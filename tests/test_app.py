@@ -157,7 +157,7 @@ def test_variations_differ_by_seed_and_zip_holds_them_all(photo_u8):
     assert picture.shape == photo_u8.shape
     # It shows the finest level the noise goes to: 1/4 of the side for the shipped restore
     # network (4x4 blocks), not its un-noised 1/2-level skips.
-    assert app._engine().network("restore").config.noisy_skip_levels == (1, 2)
+    assert app._engine().inference["restore"].noisy_skip_levels == (1, 2)
     assert np.array_equal(picture[1::4], picture[2::4]) and not np.array_equal(picture[3::4], picture[4::4])
     with zipfile.ZipFile(zip_path) as zf:
         names = sorted(zf.namelist())

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from aeapp.config import ModelConfig, TrainConfig
+from aeapp.config import InferenceConfig, ModelConfig, TrainConfig, split_network_config
 
 
 def test_model_config_round_trips_through_json():
@@ -29,13 +29,24 @@ def test_unknown_fields_are_refused():
         {"widths": ()},
         {"widths": (8, 16), "encoder_blocks": (1,), "decoder_blocks": (1, 1)},
         {"latent_channels": 0},
-        {"noisy_skip_levels": (5,)},
     ],
 )
 def test_invalid_model_configs_are_refused(kwargs):
-    base = {"widths": (8, 16), "encoder_blocks": (1, 1), "decoder_blocks": (1, 1), "noisy_skip_levels": ()}
+    base = {"widths": (8, 16), "encoder_blocks": (1, 1), "decoder_blocks": (1, 1)}
     with pytest.raises(ValueError):
         ModelConfig(**{**base, **kwargs})
+
+
+def test_noisy_skip_levels_must_be_levels_the_architecture_has():
+    two_levels = ModelConfig(widths=(8, 16), encoder_blocks=(1, 1), decoder_blocks=(1, 1))
+    InferenceConfig(noisy_skip_levels=(0,)).check(two_levels)
+    with pytest.raises(ValueError, match="noisy_skip_levels must name skip levels"):
+        InferenceConfig(noisy_skip_levels=(1,)).check(two_levels)
+
+
+def test_a_config_that_mixes_architecture_and_inference_settings_is_split():
+    model, inference = split_network_config({**ModelConfig().to_dict(), "prefill": "telea_ns", "noisy_skip_levels": [0, 1]})
+    assert model == ModelConfig() and inference == InferenceConfig(prefill="telea_ns", noisy_skip_levels=(0, 1))
 
 
 @pytest.mark.parametrize("kwargs, message", [

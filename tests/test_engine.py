@@ -1,4 +1,3 @@
-import dataclasses
 import threading
 
 import numpy as np
@@ -6,6 +5,7 @@ import pytest
 import torch
 
 from aeapp import device as device_mod, engine as engine_mod
+from aeapp.config import InferenceConfig
 from aeapp.engine import Engine, get_engine
 
 from .conftest import make_headed_model, make_hole, make_photo, make_tiny_model, make_tiny_networks
@@ -179,10 +179,11 @@ def test_the_fill_network_sees_only_the_window_around_the_holes(engine):
 
 
 @pytest.mark.parametrize("method", ["telea", "telea_ns", "telea_ns_band"])
-def test_prefill_in_the_window_equals_the_whole_images(engine, monkeypatch, method):
+def test_prefill_in_the_window_equals_the_whole_images(method):
     from aeapp.prefill import prefill
 
-    monkeypatch.setattr(engine.networks["fill"], "config", dataclasses.replace(engine.networks["fill"].config, prefill=method))
+    engine = Engine(make_tiny_networks(), torch.device("cpu"), torch.float32, inference={"fill": InferenceConfig(prefill=method, noisy_skip_levels=(0,))})
+    assert engine.networks["fill"].inference.prefill == "telea"  # the override leaves the network as loaded
     big = make_photo(400, 500)
     mask = make_hole(big.shape[:2], (200, 230, 240, 250))
     assert engine_mod._fill_window(mask) != (slice(0, 400), slice(0, 500))

@@ -30,7 +30,7 @@ def test_gpu_session_script_trains_packs_judges_and_measures(tmp_path):
     assert len(list(out.iterdir())) <= 8  # what the device tool brings back
     assert '"validation"' in (out / "train.log").read_text()
     networks, info = checkpoint.load(out / "candidate.safetensors")
-    assert set(networks) == {"fill", "restore"} and networks["fill"].config.prefill == "telea_ns_band"
+    assert set(networks) == {"fill", "restore"} and networks["fill"].inference.prefill == "telea_ns_band"
     record = info["networks"]["fill"]
     assert record["seed"] == 99 and record["init_from"]["path"] == "checkpoints/aeapp-repair.safetensors"
     judged = (out / "compare.log").read_text()

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from aeapp import peers
-from aeapp.config import ModelConfig
+from aeapp.config import InferenceConfig
 from aeapp.edge_solve import blend_edge_band
 from aeapp.prefill import coarse_fill, prefill
 
@@ -67,7 +67,7 @@ def test_coarse_fill_handles_tiny_and_nearly_empty_images():
 
 def test_unknown_prefill_is_refused():
     with pytest.raises(ValueError, match="prefill must be one of"):
-        ModelConfig(prefill="magic")
+        InferenceConfig(prefill="magic")
 
 
 @pytest.mark.parametrize("shape", [(1, 25), (25, 1), (1, 1), (2, 7)])

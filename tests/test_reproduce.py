@@ -37,8 +37,8 @@ def test_the_recipe_on_a_tiny_budget_packs_a_checkpoint_and_resumes_without_retr
     packed = reproduce.main(args)
     networks, info = checkpoint.load(packed)
     assert set(networks) == {"fill", "restore"}
-    assert networks["fill"].config.prefill == "telea_ns_band" and networks["fill"].config.refine_channels == 16
-    assert networks["restore"].config.unshuffle == 2 and networks["restore"].config.noisy_skip_levels == (1, 2)
+    assert networks["fill"].inference.prefill == "telea_ns_band" and networks["fill"].config.refine_channels == 16
+    assert networks["restore"].config.unshuffle == 2 and networks["restore"].inference.noisy_skip_levels == (1, 2)
     # The fill network's lineage runs back through every fill stage of the recipe.
     depth, record = 0, info["networks"]["fill"]
     while "init_from" in record:

@@ -20,8 +20,8 @@ def test_ship_packs_both_networks_with_inference_settings(tmp_path):
                "--fill-noisy-skip-levels", "--restore-noisy-skip-levels", "0", "--prefill", "telea_ns", "--benchmark", str(bench)])
     models, info = checkpoint.load(out)
     assert set(models) == {"fill", "restore"}
-    assert models["fill"].config.prefill == "telea_ns" and models["restore"].config.prefill == "telea"
-    assert models["fill"].config.noisy_skip_levels == () and models["restore"].config.noisy_skip_levels == (0,)
+    assert models["fill"].inference.prefill == "telea_ns" and models["restore"].inference.prefill == "telea"
+    assert models["fill"].inference.noisy_skip_levels == () and models["restore"].inference.noisy_skip_levels == (0,)
     assert info["networks"]["fill"]["steps"] == 3 and info["benchmark"] == {"images": 2}
     reference = make_tiny_model(0).state_dict()
     for name, tensor in models["fill"].state_dict().items():

@@ -259,12 +259,13 @@ def test_train_new_only_trains_the_appended_blocks_and_nothing_else(data, tmp_pa
 
 
 def test_closest_noise_keeps_each_samples_nearest_draw_and_none_for_plain_samples():
-    from aeapp.config import ModelConfig
+    from aeapp.config import InferenceConfig, ModelConfig
     from aeapp.model import ConvAutoencoder
 
     torch.manual_seed(0)
     model = ConvAutoencoder(ModelConfig(unshuffle=2, widths=(8, 16), encoder_blocks=(1, 1), decoder_blocks=(1, 1),
-                                        global_blocks=1, latent_channels=4, noisy_skip_levels=(0,), bottleneck_dilations=(1, 2)))
+                                        global_blocks=1, latent_channels=4, bottleneck_dilations=(1, 2)),
+                            InferenceConfig(noisy_skip_levels=(0,)))
     torch.nn.init.normal_(model.head.weight, std=0.1)  # the zero-initialised head would make every noise equal
     gen = torch.Generator().manual_seed(1)
     inputs, clean = torch.rand(3, 3, 16, 16, generator=gen), torch.rand(3, 3, 16, 16, generator=gen)

@@ -61,7 +61,7 @@ def damage_sample(clean: np.ndarray, rng: np.random.Generator, cfg: TrainConfig,
     mask = damage.mixed_mask(h, w, rng, dict(zip(damage.MASK_KINDS, cfg.mask_weights)), scale=scale)
     if mask.all():
         mask[0, 0] = False
-    return prefill(image, mask, cfg.model.prefill), mask
+    return prefill(image, mask, cfg.inference.prefill), mask
 
 
 def random_crop(img: np.ndarray, crop: int, rng: np.random.Generator) -> np.ndarray:

@@ -38,7 +38,7 @@ mkdir -p "$OUT"
 
 python3 -m train.train --task fill --data "$DATA" --val-data "$VAL_DATA" --out "$RUN" \
     --minutes "$MINUTES" --steps 1000000 --batch-size "$BATCH" --crop 160 --crop-max 256 \
-    --lr 1e-4 --warmup-steps 200 --latent-noise-prob 0.1 --seed "$SEED" --model-prefill telea_ns \
+    --lr 1e-4 --warmup-steps 200 --latent-noise-prob 0.1 --seed "$SEED" --prefill telea_ns \
     --pixel-loss psnr --fft-weight 0 --model-refine-channels 16 --val-every 4000 \
     --init-from "$SHIPPED" --workers "$WORKERS" "$@" 2>&1 |
     tr '\r' '\n' | grep --line-buffered -v '^\s*$' >"$OUT/train.log"  # progress every 5 s, kept if cut

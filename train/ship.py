@@ -47,9 +47,10 @@ def main(argv=None) -> None:
         model = models[name]
         levels = getattr(args, f"{name}_noisy_skip_levels")
         if levels is not None:  # weights are unchanged: only where variations add noise
-            model.config = dataclasses.replace(model.config, noisy_skip_levels=tuple(levels))
+            model.inference = dataclasses.replace(model.inference, noisy_skip_levels=tuple(levels))
+            model.inference.check(model.config)
         if args.prefill and name == "fill":
-            model.config = dataclasses.replace(model.config, prefill=args.prefill)
+            model.inference = dataclasses.replace(model.inference, prefill=args.prefill)
         networks[name] = model
         # A shipped file as the source: keep that network's own record (and first source).
         info["networks"][name] = {"source": str(source), **checkpoint.training_record(run_info, name)}

@@ -4,7 +4,7 @@
         --val-data ../shared/data/CBSD68 --out runs/fill --minutes 120 --seed 0
 
 --task fill trains hole filling (holes from aeapp.damage, their known pixels sometimes
-noisy, the holes pre-filled as ModelConfig.prefill says, the pixel loss inside the holes:
+noisy, the holes pre-filled as InferenceConfig.prefill says, the pixel loss inside the holes:
 L1, or with --pixel-loss psnr the mean log-MSE); --task restore trains blind denoising
 (Gaussian noise of a random sigma, the pixel loss everywhere). Both: random crops and flips,
 an amplitude-spectrum L1 term, latent noise on some samples, AdamW with warm-up and a
@@ -44,7 +44,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader
 
 from aeapp import checkpoint, metrics
-from aeapp.config import PIXEL_LOSSES, PREFILLS, TASKS, ModelConfig, TrainConfig
+from aeapp.config import PIXEL_LOSSES, PREFILLS, TASKS, InferenceConfig, ModelConfig, TrainConfig
 from aeapp.device import resolve, trains_in_bfloat16
 from aeapp.engine import Engine
 from aeapp.model import ConvAutoencoder
@@ -56,36 +56,43 @@ from train.data import VAL_KINDS, DamagedCrops, load_folder, make_validation_set
 FLAG_CHOICES = {"task": TASKS, "pixel_loss": PIXEL_LOSSES, "prefill": PREFILLS}
 
 
-def _add_flag(p: argparse.ArgumentParser, flag: str, default, choices) -> None:
+def _add_flag(p: argparse.ArgumentParser, flag: str | list[str], default, choices) -> None:
     """One flag whose type, arity and choices follow its field's default."""
     shown = " ".join(map(str, default)) if isinstance(default, tuple) else default
     kwargs = {"default": default, "help": f"default: {shown if shown != '' else 'none'}"}
+    flags = [flag] if isinstance(flag, str) else flag
     if isinstance(default, bool):
-        p.add_argument(flag, action=argparse.BooleanOptionalAction, **kwargs)
+        p.add_argument(*flags, action=argparse.BooleanOptionalAction, **kwargs)
     elif isinstance(default, tuple):
         element = type(default[0]) if default else int
-        p.add_argument(flag, type=element, nargs="*", **{**kwargs, "default": list(default)})
+        p.add_argument(*flags, type=element, nargs="*", **{**kwargs, "default": list(default)})
     else:
-        p.add_argument(flag, type=type(default), choices=choices, **kwargs)
+        p.add_argument(*flags, type=type(default), choices=choices, **kwargs)
 
 
 def parse_args(argv=None) -> TrainConfig:
-    """Command line -> TrainConfig. Every TrainConfig and ModelConfig field is a flag."""
+    """Command line -> TrainConfig. Every TrainConfig, ModelConfig and InferenceConfig field
+    is a flag (the inference settings also as --model-*, as commands recorded in older
+    checkpoints spell them)."""
     p = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
-        epilog="Each flag is a field of TrainConfig (--model-*: of ModelConfig) in aeapp/config.py, "
-        "which says what it does and why its default is what it is.",
+        epilog="Each flag is a field of TrainConfig (--model-*: of ModelConfig; --prefill and --noisy-skip-levels: "
+        "of InferenceConfig) in aeapp/config.py, which says what it does and why its default is what it is.",
     )
     defaults = TrainConfig()
     for f in dataclasses.fields(TrainConfig):
-        if f.name != "model":
+        if f.name not in ("model", "inference"):
             _add_flag(p, "--" + f.name.replace("_", "-"), getattr(defaults, f.name), FLAG_CHOICES.get(f.name))
     for f in dataclasses.fields(ModelConfig):
         _add_flag(p, "--model-" + f.name.replace("_", "-"), getattr(defaults.model, f.name), FLAG_CHOICES.get(f.name))
+    for f in dataclasses.fields(InferenceConfig):
+        flag = f.name.replace("_", "-")
+        _add_flag(p, ["--" + flag, "--model-" + flag], getattr(defaults.inference, f.name), FLAG_CHOICES.get(f.name))
     args = vars(p.parse_args(argv))
     model = {f.name: args.pop("model_" + f.name) for f in dataclasses.fields(ModelConfig)}
+    inference = {f.name: args.pop(f.name) for f in dataclasses.fields(InferenceConfig)}
     try:
-        return TrainConfig.from_dict({**args, "model": model})
+        return TrainConfig.from_dict({**args, "model": model, "inference": inference})
     except ValueError as err:  # a combination the config refuses: argparse's one-line exit
         p.error(str(err))
 
@@ -392,7 +399,7 @@ def setup(cfg: TrainConfig, argv: list[str] | None = None) -> Run:
         (out / "config.json").write_text(cfg.to_json())
     torch.manual_seed(cfg.seed + rank)
 
-    model = ConvAutoencoder(cfg.model).to(dev)
+    model = ConvAutoencoder(cfg.model, cfg.inference).to(dev)
     ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay))
     ema.requires_grad_(False)
     if cfg.channels_last:
