@@ -24,7 +24,7 @@ from aeapp.config import TrainConfig
 from aeapp.device import describe, resolve, trains_in_bfloat16
 from aeapp.engine import get_engine
 from aeapp.model import ConvAutoencoder
-from train.train import loss_fn
+from train.losses import loss_fn
 
 SIZES = {"256": (256, 256), "1MP": (1024, 1024), "8MP": (2448, 3264), "12MP": (3000, 4000)}
 

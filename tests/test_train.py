@@ -10,7 +10,8 @@ import torch
 
 from aeapp import checkpoint, cli
 from aeapp.image_io import save_image
-from train.train import closest_noise, loss_fn, lr_at, parse_args, train
+from train.losses import closest_noise, loss_fn, lr_at
+from train.train import parse_args, train
 
 from .conftest import make_photo
 

@@ -26,12 +26,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import math
 import os
 import shlex
-import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +46,9 @@ from aeapp.device import resolve, trains_in_bfloat16
 from aeapp.engine import Engine
 from aeapp.model import ConvAutoencoder
 from train.data import VAL_KINDS, DamagedCrops, load_folder, make_validation_set
+from train.fine_tune import for_task, freeze_all_but_new, init_weights, lineage
+from train.losses import closest_noise, loss_fn, lr_at
+from train.state import git_commit, load_state, rng_state, save_state, set_rng_state
 
 
 # ---- configuration -----------------------------------------------------------------------
@@ -132,73 +132,6 @@ def from_rank0(value: int, device) -> int:
     return int(t.item())
 
 
-# ---- losses and schedule -----------------------------------------------------------------
-
-
-def loss_fn(pred, clean, weight, cfg: TrainConfig, sample_weight=None) -> tuple[torch.Tensor, dict[str, float]]:
-    """The pixel loss (`cfg.pixel_loss`) over the pixels that count (weight 1: the holes for
-    "fill", every pixel for "restore"), plus L1 between amplitude spectra of the composite
-    (sharpness); both averaged over the batch with the per-sample weights `sample_weight`
-    (default: equal)."""
-    pred, clean = pred.float(), clean.float()
-    sw = torch.ones(len(pred), device=pred.device) if sample_weight is None else sample_weight.float()
-    if cfg.pixel_loss == "psnr":
-        loss, parts = psnr_loss(pred, clean, weight, sw)
-    else:
-        w = weight * sw.view(-1, 1, 1, 1)
-        loss = ((pred - clean).abs() * w).sum() / (w.sum() * 3).clamp_min(1e-8)
-        parts = {"l1": loss.item()}
-    sw = sw.view(-1, 1, 1, 1)
-    if cfg.fft_weight:
-        shown = pred * weight + clean * (1 - weight)
-        diff = (torch.fft.rfft2(shown, norm="ortho").abs() - torch.fft.rfft2(clean, norm="ortho").abs()).abs()
-        fft = (diff * sw).sum() / (sw.sum() * diff[0].numel())
-        loss = loss + cfg.fft_weight * fft
-        parts["fft"] = fft.item()
-    return loss, parts
-
-
-def psnr_loss(pred, clean, weight, sample_weight) -> tuple[torch.Tensor, dict[str, float]]:
-    """Each sample's MSE over its weighted pixels, weighted by 1 / (its detached MSE + 1e-5):
-    the gradient of the mean log-MSE, scaled like a plain MSE (the floor, 50 dB, keeps a
-    near-perfect sample from taking over). Samples with no weighted pixel are left out."""
-    counted = weight.flatten(1).sum(1) * 3
-    mse = ((pred - clean) ** 2 * weight).flatten(1).sum(1) / counted.clamp_min(1e-8)
-    w = sample_weight * (counted > 0) / (mse.detach() + 1e-5)
-    loss = (w * mse).sum() / w.sum().clamp_min(1e-12)
-    shown = mse.detach()[counted > 0]
-    return loss, {"harmonic_mse": loss.item(), "psnr": float((-10 * torch.log10(shown + 1e-10)).mean()) if len(shown) else 0.0}
-
-
-def closest_noise(model: ConvAutoencoder, inputs, mask, clean, weight, strength, draws: int, gen, amp: bool) -> list[torch.Tensor]:
-    """IMLE's choice: for each sample with latent noise (`strength` > 0), the one of `draws`
-    latent noises (from `gen`) whose output is closest to `clean` in the pixels that count
-    (`weight`). Training on that draw pulls the nearest noise toward the truth, rather than
-    every noise toward the average, so the decoder learns to make noises count."""
-    noisy = (strength > 0).nonzero().flatten()
-    with torch.no_grad(), torch.autocast(inputs.device.type, dtype=torch.bfloat16, enabled=amp):
-        latent = model.encode(inputs[noisy], mask[noisy])
-        drawn = [model.draw_latent_noise(latent, gen) for _ in range(draws)]
-        errors = torch.stack([
-            (((model.decode(model.add_latent_noise(latent, strength[noisy], noise=eps)).float() - clean[noisy]) ** 2)
-             * weight[noisy]).flatten(1).sum(1)
-            for eps in drawn])
-    pick = errors.argmin(0).cpu()  # (noisy samples,): the closest draw of each
-    full = []
-    for level in zip(*drawn):  # the code, then each noisy skip: (draws, noisy samples, ...)
-        t = level[0].new_zeros((len(inputs), *level[0].shape[1:]))
-        t[noisy.cpu()] = torch.stack(level)[pick, torch.arange(len(pick))]
-        full.append(t)
-    return full
-
-
-def lr_at(step: int, total: int, cfg: TrainConfig) -> float:
-    if step < cfg.warmup_steps:
-        return cfg.lr * (step + 1) / cfg.warmup_steps
-    t = min(1.0, (step - cfg.warmup_steps) / max(1, total - cfg.warmup_steps))
-    return cfg.min_lr + 0.5 * (cfg.lr - cfg.min_lr) * (1 + math.cos(math.pi * t))
-
-
 # ---- validation ------------------------------------------------------------------------------
 
 
@@ -219,129 +152,6 @@ def validate(model: ConvAutoencoder, task: str, samples: list[dict], device) -> 
     result = {f"psnr_{k}": v for k, v in psnr_by_kind(engine, samples).items()}
     result["score"] = float(np.mean(list(result.values())))
     return result
-
-
-# ---- state --------------------------------------------------------------------------------
-
-
-def save_state(path: Path, **state) -> None:
-    """torch.save to a temporary file, then an atomic rename: a kill mid-save leaves the last
-    complete state in place."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(state, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def load_state(path: Path) -> dict | None:
-    if not path.exists():
-        return None
-    # weights_only: plain tensors, numbers and strings; nothing arbitrary is unpickled.
-    return torch.load(path, map_location="cpu", weights_only=True)
-
-
-def rng_state() -> dict:
-    # The data stream and the latent-noise strengths are seeded from the step; only the
-    # global torch RNG (latent noise) carries state across steps.
-    return {"torch": torch.get_rng_state()}
-
-
-def set_rng_state(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
-
-
-def git_commit() -> str:
-    """HEAD's hash, with "-dirty" when the working tree has uncommitted changes."""
-    try:
-        cwd = Path(__file__).parent
-        head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=cwd).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True,
-                               timeout=5, cwd=cwd).stdout.strip()
-        return head + ("-dirty" if head and dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        return ""
-
-
-def for_task(named: dict, task: str):
-    """The entry of a checkpoint's {network name: ...} that a `task` run starts from: its own
-    name, or the only one (a run's file under another name); None when neither."""
-    return named.get(task) or (next(iter(named.values())) if len(named) == 1 else None)
-
-
-def init_weights(cfg: TrainConfig, model: ConvAutoencoder, ema: ConvAutoencoder) -> dict:
-    """Load the `cfg.task` network of `cfg.init_from` into model and EMA; return how that
-    checkpoint was trained, so a fine-tune's file records its whole lineage."""
-    networks, _ = checkpoint.load(cfg.init_from)
-    source = for_task(networks, cfg.task)
-    if source is None:
-        raise SystemExit(f"--init-from {cfg.init_from} has no {cfg.task!r} network (it has {', '.join(networks)})")
-    # The differences allowed grow the network and start from the source's output: a
-    # refinement head added or widened, and global blocks appended after the source's.
-    own = model.state_dict()
-    loaded = {k: _widened(v, own[k]) if k.startswith("refine.") and k in own else v
-              for k, v in source.state_dict().items()}
-    added = range(source.config.global_blocks, model.config.global_blocks)
-    try:
-        missing, unexpected = model.load_state_dict(loaded, strict=False)
-        fits = not unexpected and all(k.startswith("refine.") or _block_index(k) in added for k in missing)
-    except RuntimeError:  # a tensor of another shape
-        fits = False
-    if not fits:
-        raise SystemExit(
-            f"--init-from {cfg.init_from}: its architecture differs from this run's --model-* flags "
-            f"(it was trained with {source.config.to_dict()})"
-        )
-    with torch.no_grad():  # an appended block adds nothing until it learns
-        for i in added:
-            model.global_blocks[i].fuse.weight.zero_()
-    ema.load_state_dict(model.state_dict())
-    return lineage(cfg.init_from, cfg.task)
-
-
-def freeze_all_but_new(model: ConvAutoencoder, source: ModelConfig | None) -> None:
-    """Freeze every parameter `source` (the --init-from network's config) already had, leaving
-    appended global blocks, and the refinement head when added or widened, to train. Decided
-    from the configs alone, so a resumed run freezes the same set."""
-    if source is None:
-        raise SystemExit("--train-new-only: the --init-from checkpoint has no network for this task")
-    new_head = source.refine_channels != model.config.refine_channels
-    for name, param in model.named_parameters():
-        index = _block_index(name)
-        param.requires_grad_((index is not None and index >= source.global_blocks) or (new_head and name.startswith("refine.")))
-    if not any(p.requires_grad for p in model.parameters()):
-        raise SystemExit("--train-new-only: this run's --model-* flags add nothing to the --init-from network")
-
-
-def _block_index(key: str) -> int | None:
-    """The index of the global block a state-dict key belongs to, else None."""
-    parts = key.split(".")
-    return int(parts[1]) if parts[0] == "global_blocks" and parts[1].isdigit() else None
-
-
-def _widened(trained: torch.Tensor, fresh: torch.Tensor) -> torch.Tensor:
-    """A trained head tensor set into the corner of a wider fresh one (net2net-style): the
-    old units keep their weights and read nothing from the new ones, which keep their fresh
-    initialisation (the head's last layer, zero, so adds nothing until trained). Where
-    `fresh` is not larger, `trained` comes back as it is, for the shape check to judge."""
-    if trained.dim() != fresh.dim() or trained.shape == fresh.shape \
-            or any(t > f for t, f in zip(trained.shape, fresh.shape)):
-        return trained
-    out = fresh.detach().clone()
-    if out.dim() > 1:  # a convolution's weight: the old outputs ignore the new inputs
-        out[: trained.shape[0]] = 0
-    out[tuple(slice(0, n) for n in trained.shape)] = trained
-    return out
-
-
-def lineage(path: str, task: str) -> dict:
-    """How the `task` network of the checkpoint at `path` was trained (read from its header;
-    no weights loaded): a run's own file, or a shipped file that packs both networks."""
-    info = checkpoint.training_record(checkpoint.read_metadata(path)[1], task)
-    return {k: info[k] for k in ("command", "commit", "steps", "minutes", "device", "validation", "init_from") if k in info}
 
 
 # ---- the loop ------------------------------------------------------------------------------
