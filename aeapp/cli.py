@@ -8,6 +8,7 @@ failed, 2 for a bad command line or unusable checkpoint.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import sys
@@ -160,27 +161,37 @@ def cmd_augment(args) -> int:
     engine = _engine(args) if args.strength > 0 else None
     out = Path(args.output)
     index = {p: i for i, p in enumerate(files)}
+    rows: list[dict] = []
 
     def work(path: Path):
         from .image_io import load_image
 
         image = load_image(path)
-        i = index[path]
-        # One seed per (run seed, file index, copy): the same folder gives the same copies.
-        seeds = [int(np.random.SeedSequence([args.seed, i, k]).generate_state(1)[0]) for k in range(args.per_image)]
-        if engine is not None:
-            bases = [engine.vary(image, strength=args.strength, count=1, seed=s)[0] for s in seeds]
-        else:
-            bases = [image] * args.per_image
-        for k, (base, s) in enumerate(zip(bases, seeds)):
-            save_image(augment(base, settings, s), _output_path(path, root, out, f"_aug{k}"))
+        # Seeds base .. base+per_image-1, the base drawn from (run seed, file index): the
+        # same folder gives the same copies, and each image is encoded once for all of them.
+        base = int(np.random.SeedSequence([args.seed, index[path]]).generate_state(1)[0] % 2**31)
+        seeds = range(base, base + args.per_image)
+        bases = engine.vary(image, strength=args.strength, count=args.per_image, seed=base) if engine else [image] * args.per_image
+        for k, (varied, s) in enumerate(zip(bases, seeds)):
+            target = _output_path(path, root, out, f"_aug{k}")
+            save_image(augment(varied, settings, s), target)
+            rows.append({"file": target.relative_to(out).as_posix(), "source": path.relative_to(root).as_posix(),
+                         "label": path.relative_to(root).parent.as_posix(), "copy": k, "seed": s,
+                         "strength": args.strength})
         if args.include_original:
-            save_image(image, _output_path(path, root, out))
+            target = _output_path(path, root, out)
+            save_image(image, target)
+            rows.append({"file": target.relative_to(out).as_posix(), "source": path.relative_to(root).as_posix(),
+                         "label": path.relative_to(root).parent.as_posix(), "copy": "original", "seed": "", "strength": 0})
 
     code = _run_per_file(files, "augment", work)
-    manifest = {"seed": args.seed, "per_image": args.per_image, "strength": args.strength, "augment": settings.to_dict()}
+    settings_record = {"seed": args.seed, "per_image": args.per_image, "strength": args.strength, "augment": settings.to_dict()}
     out.mkdir(parents=True, exist_ok=True)
-    (out / "augment.json").write_text(json.dumps(manifest, indent=2))
+    (out / "augment.json").write_text(json.dumps(settings_record, indent=2))
+    with open(out / "manifest.csv", "w", newline="") as f:  # one row per written image, for datasets and audits
+        writer = csv.DictWriter(f, fieldnames=["file", "source", "label", "copy", "seed", "strength"])
+        writer.writeheader()
+        writer.writerows(rows)
     return code
 
 

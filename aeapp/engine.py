@@ -356,6 +356,33 @@ class Engine:
                 out.append(self._predict(start, m, name, window, float(strength), torch.Generator().manual_seed(s)))
         return [self._fill_result(o, rgb, m) if name == "fill" else o for o in out]
 
+    def vary_batch(self, images: torch.Tensor, strength, seed: int = 0) -> torch.Tensor:
+        """Whole-image variations of a batch, for training pipelines: (N,3,H,W) float in
+        [0,1] on any device -> float32 (N,3,H,W) on the engine's device. Each image is
+        encoded once and the batch goes through the network at once; `strength` is a float
+        or one per image; the noise comes from a generator seeded by `seed`. Sides up to one
+        tile (`self.tile`); larger images go through `vary` one by one."""
+        if images.ndim != 4 or images.shape[1] != 3:
+            raise ValueError(f"vary_batch takes (N, 3, H, W) images, got shape {tuple(images.shape)}")
+        strength = torch.as_tensor(strength, dtype=torch.float32).expand(len(images))
+        if not 0.0 <= float(strength.min()) <= float(strength.max()) <= 5.0:
+            raise ValueError("strength must be between 0 and 5")
+        if max(images.shape[-2:]) > self.tile:
+            rows = [self.vary(img.permute(1, 2, 0).float().cpu().numpy(), float(s), 1, seed + i)[0]
+                    for i, (img, s) in enumerate(zip(images, strength))]
+            return torch.from_numpy(np.stack(rows)).permute(0, 3, 1, 2).to(self.device)
+        model = self.network("restore")
+        with self._lock, torch.inference_mode():
+            try:
+                x = images.to(device=self.device, dtype=self.dtype).contiguous(memory_format=self.memory_format)
+                x, size = pad_to_multiple(x, model.config.stride)
+                latent = model.encode(x, torch.zeros_like(x[:, :1]))
+                noisy = model.add_latent_noise(latent, strength, torch.Generator().manual_seed(int(seed)),
+                                               levels=self.inference["restore"].noisy_skip_levels)
+                return unpad(model.decode(noisy), size).float().clamp_(0, 1).contiguous()
+            finally:
+                release_freed_memory()
+
     def encode(self, image, mask=None) -> Latent:
         """The latent code of an image (and optional mask), for `decode` or inspection.
 

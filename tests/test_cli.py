@@ -166,3 +166,23 @@ def test_bad_arguments_exit_non_zero_without_traceback():
     result = subprocess.run([sys.executable, "-m", "aeapp", "damage", "x.png", "-o", "o", "--kind", "blobs"],
                             capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 2 and "invalid choice" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_augment_encodes_each_image_once_and_writes_a_manifest(tmp_path, folder, tiny_checkpoint, monkeypatch):
+    import csv
+
+    from aeapp.engine import Engine
+
+    encodes = []
+    original = Engine._encode_tensor
+    monkeypatch.setattr(Engine, "_encode_tensor", lambda self, *a, **k: encodes.append(1) or original(self, *a, **k))
+    out = tmp_path / "aug"
+    assert cli.main(["augment", str(folder), "-o", str(out), "--per-image", "3", "--strength", "2", "--seed", "1",
+                     "--include-original", "--checkpoint", str(tiny_checkpoint)]) == 0
+    assert len(encodes) == 2  # two images, three copies each: one encode per image
+    rows = list(csv.DictReader(open(out / "manifest.csv")))
+    assert len(rows) == 8 and {r["label"] for r in rows} == {".", "sub"}
+    copies = [r for r in rows if r["source"] == "sub/b.jpg" and r["copy"] != "original"]
+    assert [r["file"] for r in copies] == ["sub/b_aug0.png", "sub/b_aug1.png", "sub/b_aug2.png"]
+    assert len({r["seed"] for r in copies}) == 3 and all(float(r["strength"]) == 2.0 for r in copies)
+    assert all((out / r["file"]).exists() for r in rows)
