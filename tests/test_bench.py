@@ -3,6 +3,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from aeapp.checkpoint import DEFAULT_CHECKPOINT, read_metadata
 from aeapp.image_io import save_image
@@ -148,3 +149,33 @@ def test_latency_mask_is_a_box_of_a_quarter_of_the_height_by_a_third_of_the_widt
     assert mask.sum() == 30 * 30 and mask[40, 30] and not mask[39, 30]  # a quarter of the height, a third of the width
 
 
+
+
+def test_augment_benefit_trains_every_policy_on_the_same_seeds(tmp_path, tiny_checkpoint):
+    from bench import augment_benefit
+
+    for split in ("train", "val"):
+        for c in range(2):
+            for i in range(3):
+                save_image(make_photo(40, 48, seed=10 * c + i), tmp_path / "data" / split / f"class{c}" / f"{i}.png")
+    results = augment_benefit.main(["--data", str(tmp_path / "data"), "--out", str(tmp_path / "out"), "--size", "16",
+                                    "--epochs", "1", "--batch", "4", "--seeds", "0", "1", "--checkpoint", str(tiny_checkpoint),
+                                    "--throughput-seconds", "0.2"])
+    assert set(results["summary"]) == set(augment_benefit.POLICIES)
+    assert all(len(results["runs"][p]) == 2 for p in augment_benefit.POLICIES)
+    assert results["summary"]["classical"]["vs_classical"] == 0.0
+    assert all(0 <= r["top1"] <= 100 and r["seconds_per_epoch"] > 0 for runs in results["runs"].values() for r in runs)
+    assert results["throughput"]["latent_noise"] > 0 and results["throughput"]["classical"] > 0
+    assert "| classical+latent |" in (tmp_path / "out" / "augment_benefit.md").read_text()
+    assert (tmp_path / "out" / "augment_benefit.png").stat().st_size > 5_000
+
+
+def test_the_same_seed_gives_every_policy_the_same_start_and_order(tmp_path):
+    from bench import augment_benefit
+
+    images = (torch.rand(6, 3, 18, 18) * 255).to(torch.uint8)
+    labels = torch.tensor([0, 1, 0, 1, 0, 1])
+    none = augment_benefit.Policy("none", 16, None)
+    a = augment_benefit.train_once(none, (images, labels), (images, labels), 3, 1, 3, 2)
+    b = augment_benefit.train_once(none, (images, labels), (images, labels), 3, 1, 3, 2)
+    assert a["top1"] == b["top1"]  # no augmentation draw: the same run twice
