@@ -41,7 +41,7 @@ log = logging.getLogger("aeapp.app")
 
 ROOT = Path(__file__).resolve().parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.png"))
-CHECKPOINT = Path(os.environ.get("AEAPP_CHECKPOINT", DEFAULT_CHECKPOINT))
+CHECKPOINT = Path(DEFAULT_CHECKPOINT)  # AEAPP_CHECKPOINT when set
 MAX_PIXELS = int(os.environ.get("AEAPP_MAX_PIXELS", 25_000_000))
 MAX_FILE_SIZE = os.environ.get("AEAPP_MAX_FILE_SIZE", "50mb")
 MAX_VARIANTS = 16

@@ -30,7 +30,20 @@ FORMAT = "aeapp-autoencoder"
 FORMAT_VERSION = "1"
 QUANTIZED_FORMAT_VERSION = "2"  # adds int8 weights with per-channel scales
 SCALE_SUFFIX = ":scale"
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "aeapp-repair.safetensors"
+SHIPPED_NAME = "aeapp-repair.safetensors"
+
+
+def _default_checkpoint() -> Path:
+    """`AEAPP_CHECKPOINT` when set; else the shipped file inside the installed package
+    (aeapp/checkpoints/), or in a clone of the repository (checkpoints/)."""
+    if os.environ.get("AEAPP_CHECKPOINT"):
+        return Path(os.environ["AEAPP_CHECKPOINT"])
+    package = Path(__file__).resolve().parent
+    installed = package / "checkpoints" / SHIPPED_NAME
+    return installed if installed.exists() else package.parent / "checkpoints" / SHIPPED_NAME
+
+
+DEFAULT_CHECKPOINT = _default_checkpoint()
 
 
 class CheckpointError(ValueError):

@@ -270,7 +270,10 @@ def _numel(shape) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m aeapp", description="Image repair and augmentation with a convolutional autoencoder.")
+    from . import __version__
+
+    p = argparse.ArgumentParser(prog="aeapp", description="Image repair and augmentation with a convolutional autoencoder.")
+    p.add_argument("--version", action="version", version=f"aeapp {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def engine_args(sp):
