@@ -17,6 +17,8 @@ from pathlib import Path
 from . import heap
 from .config import DEVICE_CHOICES, DTYPE_CHOICES, VARY_STRENGTH
 
+DAMAGE_KINDS = ("thin", "thick", "boxes", "scratches", "noise")  # aeapp.damage.KINDS, without importing numpy for --help
+
 EXIT_FAILED_FILES = 1
 EXIT_USAGE = 2
 
@@ -96,29 +98,92 @@ def _find_mask(mask_dir: Path, stem: str) -> Path:
 # ---- commands -----------------------------------------------------------------------------
 
 
-def cmd_repair(args) -> int:
-    from .image_io import save_image
+def _gather(items: list[str]) -> list[tuple[Path, Path | None]]:
+    """(image file, the folder it was found in or None) for every file and folder named on
+    the command line (shell globs arrive as many names); a folder is searched recursively."""
+    from .image_io import IMAGE_SUFFIXES, list_images
 
-    files, root = _inputs(args.input)
+    found: list[tuple[Path, Path | None]] = []
+    for item in items:
+        p = Path(item)
+        if p.is_dir():
+            files = list_images(p)
+            if not files:
+                raise UsageError(f"no images ({', '.join(s.lstrip('.') for s in IMAGE_SUFFIXES)}) found in {p}")
+            found += [(f, p) for f in files]
+        elif p.exists():
+            found.append((p, None))
+        else:
+            raise UsageError(f"{p} does not exist")
+    return found
+
+
+def _repair_target(src: Path, root: Path | None, out: Path, single: bool, fmt: str) -> Path:
+    """`out` itself for a single input when it names a file; else out/<path under its
+    folder>/<stem>.<format>, the format the input's own unless --format says otherwise."""
+    from .image_io import WRITE_SUFFIXES
+
+    if single and out.suffix.lower() in WRITE_SUFFIXES:
+        return out
+    suffix = f".{fmt}" if fmt != "keep" else (src.suffix.lower() if src.suffix.lower() in WRITE_SUFFIXES else ".png")
+    rel = src.relative_to(root).parent if root is not None else Path()
+    return out / rel / f"{src.stem}{suffix}"
+
+
+def cmd_repair(args) -> int:
+    import tempfile
+
+    from .image_io import WRITE_SUFFIXES, read_image, save_image
+
     mask_arg = Path(args.mask) if args.mask else None
     if mask_arg is not None and not mask_arg.exists():
         raise UsageError(f"mask {mask_arg} does not exist")
     out = Path(args.output)
-    if root is not None and out.suffix:
-        raise UsageError(f"the input is a folder, so -o must be a folder, not {out}")
+    if args.input == ["-"]:
+        if args.output != "-" and out.suffix.lower() not in WRITE_SUFFIXES:
+            raise UsageError(f"with - as the input, -o must be an image file or -, not {out}")
+        if mask_arg is not None and mask_arg.is_dir():
+            raise UsageError("with - as the input, --mask must be one image, not a folder")
+        inputs: list[tuple[Path, Path | None]] = [(Path("-"), None)]
+    else:
+        if "-" in args.input:
+            raise UsageError("- (standard input) can only be the one input")
+        inputs = _gather(args.input)
+    single = len(inputs) == 1 and inputs[0][1] is None
+    if args.output == "-" and not single:
+        raise UsageError("-o - (standard output) takes a single input image")
+    if not single and out.suffix.lower() in WRITE_SUFFIXES:
+        raise UsageError(f"there are several inputs, so -o must be a folder, not {out}")
     engine = _engine(args)
+    roots = dict(inputs)
 
     def work(path: Path):
+        source = sys.stdin.buffer.read() if str(path) == "-" else path
+        loaded = read_image(source, name="standard input" if str(path) == "-" else None)
         if mask_arg is None:
             mask = None
         elif mask_arg.is_dir():
             mask = _find_mask(mask_arg, path.stem)
         else:
             mask = mask_arg
-        result = engine.repair(path, mask, steps=args.steps, strength=args.strength, seed=args.seed)
-        save_image(result, _output_path(path, root, out))
+        result = engine.repair(loaded, mask, steps=args.steps, strength=args.strength, seed=args.seed)
+        if args.output == "-":
+            fmt = "png" if args.format == "keep" else args.format
+            with tempfile.TemporaryDirectory() as tmp:
+                written = save_image(result, Path(tmp) / f"out.{fmt}", quality=args.quality, metadata=loaded.metadata)
+                sys.stdout.buffer.write(written.read_bytes())
+            sys.stdout.buffer.flush()
+            return
+        target = _repair_target(path, roots[path], out, single, args.format)
+        save_image(result, target, quality=args.quality, metadata=loaded.metadata)
 
-    return _run_per_file(files, "repair", work)
+    files = [p for p, _ in inputs]
+    if args.skip_existing and args.output != "-":
+        todo = [p for p in files if not _repair_target(p, roots[p], out, single, args.format).exists()]
+        if len(todo) < len(files):
+            print(f"aeapp: skipping {len(files) - len(todo)} image(s) whose output exists", file=sys.stderr)
+        files = todo
+    return _run_per_file(files, "repair", work) if files else 0
 
 
 def cmd_vary(args) -> int:
@@ -283,54 +348,63 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--checkpoint", default=None, help="a .safetensors checkpoint (default: the shipped one)")
 
     r = sub.add_parser("repair", help="fill painted holes, or denoise the whole image without a mask")
-    r.add_argument("input", metavar="IMAGE_OR_DIR")
+    r.add_argument("input", nargs="+", metavar="IMAGE_OR_DIR",
+                   help="images and folders of images (searched recursively), or - for one image on standard input")
     r.add_argument("--mask", metavar="MASK_OR_DIR", help="a mask for every image, or a folder of masks paired by file stem; "
                    "nonzero or opaque pixels are repaired. Without it: blind restoration")
-    r.add_argument("-o", "--output", required=True, metavar="OUT_FILE_OR_DIR")
+    r.add_argument("-o", "--output", required=True, metavar="OUT",
+                   help="an image file for one input (its extension picks the format), a folder otherwise, "
+                   "or - for standard output")
+    r.add_argument("--format", default="keep", choices=("keep", "png", "jpg", "webp", "tif"),
+                   help="the format of images written to a folder (default: each input's own; PNG for formats "
+                   "aeapp does not write) or to standard output (default PNG)")
+    r.add_argument("--quality", type=int, default=95, help="JPEG and WebP quality, 1 to 100 (default 95)")
+    r.add_argument("--skip-existing", action="store_true", help="leave out images whose output file already exists")
     r.add_argument("--steps", type=int, default=1, help="refinement passes (default 1)")
     r.add_argument("--strength", type=float, default=0.0, help="latent noise for alternative fills (default 0)")
-    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--seed", type=int, default=0, help="seed of the latent noise (default 0)")
     engine_args(r)
     r.set_defaults(func=cmd_repair)
 
     v = sub.add_parser("vary", help="latent-noise variations of one image")
-    v.add_argument("input", metavar="IMAGE")
-    v.add_argument("-o", "--output", required=True, metavar="OUT_DIR")
+    v.add_argument("input", metavar="IMAGE", help="the photo to vary")
+    v.add_argument("-o", "--output", required=True, metavar="OUT_DIR", help="folder for the variants (<stem>_seed<N>.png)")
     v.add_argument("--strength", type=float, default=VARY_STRENGTH,
                    help=f"noise in standard deviations of the latent, 0 to 5 (default {VARY_STRENGTH:g})")
-    v.add_argument("--count", type=int, default=4)
-    v.add_argument("--seed", type=int, default=0)
+    v.add_argument("--count", type=int, default=4, help="how many variants, one per seed from --seed on (default 4)")
+    v.add_argument("--seed", type=int, default=0, help="the first variant's seed (default 0)")
     engine_args(v)
     v.set_defaults(func=cmd_vary)
 
     a = sub.add_parser("augment", help="a reproducible augmented copy of a folder (keeps sub-folders)")
-    a.add_argument("input", metavar="IN_DIR")
-    a.add_argument("-o", "--output", required=True, metavar="OUT_DIR")
+    a.add_argument("input", metavar="IN_DIR", help="a folder of images, e.g. one sub-folder per class (ImageFolder)")
+    a.add_argument("-o", "--output", required=True, metavar="OUT_DIR",
+                   help="where the copies go, in the same sub-folders, with manifest.csv and augment.json")
     a.add_argument("--per-image", type=int, default=4, help="augmented copies per image (default 4)")
     a.add_argument("--strength", type=float, default=VARY_STRENGTH,
                    help=f"latent noise strength, 0 to 5; 0 = classical only (default {VARY_STRENGTH:g})")
-    a.add_argument("--seed", type=int, default=0)
+    a.add_argument("--seed", type=int, default=0, help="the run's seed: the same seed gives the same copies (default 0)")
     a.add_argument("--include-original", action="store_true", help="also write each original as PNG")
     a.add_argument("--hflip", type=float, default=0.5, help="horizontal flip probability")
     a.add_argument("--vflip", type=float, default=0.0, help="vertical flip probability")
     a.add_argument("--rotation", type=float, default=10.0, help="max rotation in degrees")
     a.add_argument("--crop", type=float, default=0.8, help="smallest crop as a fraction of the area")
-    a.add_argument("--brightness", type=float, default=0.2)
-    a.add_argument("--contrast", type=float, default=0.2)
-    a.add_argument("--saturation", type=float, default=0.2)
+    a.add_argument("--brightness", type=float, default=0.2, help="brightness jitter: a factor from 1-b to 1+b")
+    a.add_argument("--contrast", type=float, default=0.2, help="contrast jitter: a factor from 1-c to 1+c")
+    a.add_argument("--saturation", type=float, default=0.2, help="saturation jitter: a factor from 1-s to 1+s")
     engine_args(a)
     a.set_defaults(func=cmd_augment)
 
     d = sub.add_parser("damage", help="write a synthetically damaged copy and its mask")
-    d.add_argument("input", metavar="IMAGE_OR_DIR")
-    d.add_argument("-o", "--output", required=True, metavar="OUT_DIR")
-    d.add_argument("--kind", required=True, choices=("thin", "thick", "boxes", "scratches", "noise"))
+    d.add_argument("input", metavar="IMAGE_OR_DIR", help="an image or a folder of images")
+    d.add_argument("-o", "--output", required=True, metavar="OUT_DIR", help="folder for <stem>_damaged.png and <stem>_mask.png")
+    d.add_argument("--kind", required=True, choices=DAMAGE_KINDS, help="the damage: hole kinds or Gaussian noise")
     d.add_argument("--sigma", type=float, default=25.0, help="noise sigma on the 0..255 scale (kind noise)")
-    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--seed", type=int, default=0, help="the damage's seed (default 0)")
     d.set_defaults(func=cmd_damage)
 
     i = sub.add_parser("info", help="what a checkpoint is, how it was trained, its recorded metrics")
-    i.add_argument("checkpoint", nargs="?", default=None)
+    i.add_argument("checkpoint", nargs="?", default=None, help="a .safetensors checkpoint (default: the shipped one)")
     i.add_argument("--json", action="store_true", help="print the raw metadata as JSON")
     i.set_defaults(func=cmd_info)
     return p

@@ -29,6 +29,8 @@ from .prefill import prefill
 ProgressFn = Callable[[float, str], None]
 
 def _as_image(image) -> image_io.LoadedImage:
+    if isinstance(image, image_io.LoadedImage):
+        return image
     if isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] == 3 and image.dtype == np.float32:
         return image_io.LoadedImage(image_io.unit_range(image))
     return image_io.read_image(image)

@@ -41,7 +41,7 @@ def test_repair_folder_with_masks_paired_by_stem(folder, tmp_path, tiny_checkpoi
     original = load_image(folder / "a.png")
     m = _mask(32, 40)
     assert np.array_equal(a[~m], original[~m]) and not np.array_equal(a[m], original[m])
-    assert (out / "sub" / "b.png").exists()  # sub-folders are kept
+    assert (out / "sub" / "b.jpg").exists()  # sub-folders are kept, and each image's format
 
 
 def test_one_mask_for_a_whole_folder(tmp_path, tiny_checkpoint):
@@ -62,7 +62,7 @@ def test_bad_file_in_a_folder_is_reported_and_the_rest_processed(folder, tmp_pat
     err = capsys.readouterr().err
     assert code == 1
     assert "broken.png" in err and "Traceback" not in err
-    assert (out / "a.png").exists() and (out / "sub" / "b.png").exists()
+    assert (out / "a.png").exists() and (out / "sub" / "b.jpg").exists()
 
 
 def test_missing_mask_for_one_image_fails_only_that_image(folder, tmp_path, tiny_checkpoint, capsys):
@@ -186,3 +186,75 @@ def test_augment_encodes_each_image_once_and_writes_a_manifest(tmp_path, folder,
     assert [r["file"] for r in copies] == ["sub/b_aug0.png", "sub/b_aug1.png", "sub/b_aug2.png"]
     assert len({r["seed"] for r in copies}) == 3 and all(float(r["strength"]) == 2.0 for r in copies)
     assert all((out / r["file"]).exists() for r in rows)
+
+
+def _photo_with_metadata(path):
+    from PIL import Image, ImageCms
+
+    pil = Image.fromarray((make_photo(32, 40) * 255).round().astype(np.uint8))
+    exif = Image.Exif()
+    exif[0x010F] = "Camera maker"
+    exif[0x0132] = "2026:12:06 07:00:00"
+    exif[0x0112] = 1
+    exif.get_ifd(0x8825).update({1: "N", 2: (52.0, 31.0, 12.0)})
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    pil.save(path, quality=95, exif=exif, icc_profile=icc)
+    return icc
+
+
+def test_exif_and_icc_profile_survive_a_repair(tmp_path, tiny_checkpoint):
+    from PIL import Image
+
+    icc = _photo_with_metadata(tmp_path / "photo.jpg")
+    for name in ("fixed.jpg", "fixed.png", "fixed.webp"):
+        assert cli.main(["repair", str(tmp_path / "photo.jpg"), "-o", str(tmp_path / name), "--checkpoint", str(tiny_checkpoint)]) == 0
+        with Image.open(tmp_path / name) as out:
+            exif = out.getexif()
+            assert out.info.get("icc_profile") == icc, name
+            assert exif[0x010F] == "Camera maker" and exif[0x0132] == "2026:12:06 07:00:00", name
+            assert exif[0x0112] == 1 and exif.get_ifd(0x8825)[1] == "N", name
+
+
+def test_several_inputs_standard_streams_quality_and_skip_existing(tmp_path, folder, tiny_checkpoint, capsysbinary):
+    ck = ["--checkpoint", str(tiny_checkpoint)]
+    one, two = tmp_path / "one.png", tmp_path / "two.jpg"
+    save_image(make_photo(24, 32, seed=5), one)
+    save_image(make_photo(24, 32, seed=6), two)
+    out = tmp_path / "out"
+    assert cli.main(["repair", str(one), str(two), str(folder), "-o", str(out), *ck]) == 0  # what a shell glob gives
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.*")) == ["a.png", "one.png", "sub/b.jpg", "two.jpg"]
+    stamp = (out / "one.png").stat().st_mtime_ns
+    capsysbinary.readouterr()
+    assert cli.main(["repair", str(one), str(two), "-o", str(out), "--skip-existing", *ck]) == 0
+    assert (out / "one.png").stat().st_mtime_ns == stamp and b"skipping 2 image(s)" in capsysbinary.readouterr().err
+    small, large = tmp_path / "q10.jpg", tmp_path / "q95.jpg"
+    assert cli.main(["repair", str(two), "-o", str(small), "--quality", "10", *ck]) == 0
+    assert cli.main(["repair", str(two), "-o", str(large), *ck]) == 0
+    assert small.stat().st_size < large.stat().st_size
+    assert cli.main(["repair", str(one), str(two), "-o", str(tmp_path / "x.png"), *ck]) == 2  # several inputs, one file
+
+
+def test_standard_input_to_standard_output(tmp_path, tiny_checkpoint, monkeypatch, capsysbinary):
+    import io
+
+    from PIL import Image
+
+    save_image(make_photo(24, 32, seed=7), tmp_path / "in.png")
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO((tmp_path / "in.png").read_bytes())))
+    assert cli.main(["repair", "-", "-o", "-", "--checkpoint", str(tiny_checkpoint)]) == 0
+    with Image.open(io.BytesIO(capsysbinary.readouterr().out)) as png:
+        assert png.format == "PNG" and png.size == (32, 24)
+
+
+def test_every_option_has_help_and_the_version_is_printed(capsys):
+    import argparse
+
+    parser = cli.build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    for name, sub in commands.items():
+        for action in sub._actions:
+            if action.option_strings and action.dest != "help":
+                assert action.help, f"{name} {action.option_strings[0]} has no help text"
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["--version"])
+    assert stop.value.code == 0 and capsys.readouterr().out.startswith("aeapp 0.")

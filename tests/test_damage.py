@@ -80,3 +80,9 @@ def test_mixed_masks_cover_several_kinds():
 def test_tiny_images_get_masks_too():
     for kind in damage.MASK_KINDS:
         assert damage.make_mask(kind, 1, 1, np.random.default_rng(0)).shape == (1, 1)
+
+
+def test_the_cli_offers_the_damage_kinds_there_are():
+    from aeapp import cli
+
+    assert cli.DAMAGE_KINDS == damage.KINDS

@@ -182,3 +182,37 @@ def test_list_images_is_recursive_and_sorted(tmp_path):
     for name in ("b/2.png", "a.jpg", "notes.txt"):
         (tmp_path / name).write_bytes(b"x")
     assert [p.relative_to(tmp_path).as_posix() for p in image_io.list_images(tmp_path)] == ["a.jpg", "b/2.png"]
+
+
+def test_metadata_is_read_with_orientation_reset_and_written_where_the_format_holds_it(tmp_path):
+    img = _rgb_pil(20, 30)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    exif[0x010F] = "Maker"
+    loaded = image_io.read_image(_bytes(img, "JPEG", exif=exif, icc_profile=b"profile" * 20))
+    assert loaded.rgb.shape == (30, 20, 3) and loaded.metadata.icc_profile == b"profile" * 20
+    for suffix in (".png", ".jpg", ".webp", ".tif", ".bmp"):
+        path = image_io.save_image(loaded.rgb, tmp_path / f"out{suffix}", metadata=loaded.metadata)
+        with Image.open(path) as out:
+            kept = suffix != ".bmp"
+            assert (out.getexif().get(0x010F) == "Maker") is kept, suffix
+            assert (out.getexif().get(0x0112) == 1) is kept, suffix
+            assert (out.info.get("icc_profile") == b"profile" * 20) is kept, suffix
+    assert image_io.read_image(_bytes(img, "PNG")).metadata == image_io.Metadata()
+
+
+@pytest.mark.skipif(".heic" not in image_io.IMAGE_SUFFIXES, reason="pillow-heif is not installed")
+def test_heic_photos_are_read(tmp_path):
+    img = _rgb_pil(24, 32)
+    img.save(tmp_path / "phone.heic")
+    out = image_io.load_image(tmp_path / "phone.heic")
+    assert out.shape == (24, 32, 3) and np.abs(out - np.asarray(img) / 255).mean() < 0.05
+    assert tmp_path / "phone.heic" in image_io.list_images(tmp_path)
+
+
+def test_messages_call_the_image_by_the_name_given(tmp_path):
+    bad = tmp_path / "tmp123" / "upload.png"
+    bad.parent.mkdir()
+    bad.write_text("not an image")
+    with pytest.raises(ValueError, match="^upload.png is not an image"):
+        image_io.read_image(bad, name="upload.png")
