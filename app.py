@@ -20,21 +20,20 @@ import zipfile
 from pathlib import Path
 
 import gradio as gr
+
+try:  # ZeroGPU on Hugging Face Spaces: `spaces` must come before torch (aeapp.serving explains)
+    import spaces  # noqa: F401
+except ImportError:
+    pass
+
 import numpy as np
 
-from aeapp import damage, image_io, masks, studio
+from aeapp import damage, image_io, masks, serving, studio
 from aeapp.augment import AugmentSettings
-from aeapp.checkpoint import DEFAULT_CHECKPOINT, validation_summary
+from aeapp.checkpoint import DEFAULT_CHECKPOINT
 from aeapp.comparison import run_peers
 from aeapp.config import VARY_STRENGTH
-from aeapp.engine import get_engine
-from aeapp.heap import keep_freed_memory, limit_arenas
 from aeapp.result_files import ResultFiles
-
-try:  # ZeroGPU on Hugging Face Spaces: the GPU is attached only inside these functions.
-    from spaces import GPU as gpu
-except ImportError:
-    gpu = lambda fn: fn  # noqa: E731  (elsewhere: the function itself)
 
 
 log = logging.getLogger("aeapp.app")
@@ -49,7 +48,6 @@ MAX_VARIANTS = 16
 # this many MiB (aeapp/heap.py): repairs skip re-faulting it, and memory stays bounded.
 # 0: handed back after every network pass.
 KEEP_FREED_MIB = float(os.environ.get("AEAPP_KEEP_FREED_MIB", 1536))
-FILL_STRENGTH = studio.FILL_STRENGTH
 # Every image the app shows or hands out is a PNG written here under a fresh name, kept an hour.
 RESULTS = ResultFiles(max_age_s=3600)
 _png = RESULTS.png
@@ -57,28 +55,11 @@ ORIGINALS = studio.KnownOriginals(EXAMPLES)
 LIMITS = f"Uploads up to {MAX_FILE_SIZE.upper().replace('MB', ' MB')} and {MAX_PIXELS / 1e6:.0f} megapixels."
 
 
-def _load_engine():
-    limit_arenas()  # a long-running server: keeps its resident memory flat
-    if KEEP_FREED_MIB > 0:
-        keep_freed_memory(KEEP_FREED_MIB)
-    try:
-        engine = get_engine(CHECKPOINT, device=os.environ.get("AEAPP_DEVICE", "auto"))
-        engine.warmup()
-        return engine, None
-    except ValueError as e:  # CheckpointError or an unavailable device
-        return None, str(e)
-
-
-ENGINE, LOAD_ERROR = _load_engine()
+ENGINE, LOAD_ERROR = serving.load_engine(CHECKPOINT, KEEP_FREED_MIB, os.environ.get("AEAPP_DEVICE", "auto"))
 
 
 def status_text() -> str:
-    if ENGINE is None:
-        return (f"**The model could not be loaded.** {LOAD_ERROR}. To fix it, restore the shipped checkpoint (`git checkout "
-                "-- checkpoints/`) or set `AEAPP_CHECKPOINT` to a valid aeapp .safetensors file, then restart the app.")
-    summary = validation_summary(ENGINE.info)
-    scores = f" · validation PSNR on CBSD68 ({summary})" if summary else ""
-    return f"**Model** `{CHECKPOINT.name}` on **{ENGINE.description}**{scores} · {LIMITS}"
+    return serving.status_markdown(ENGINE, LOAD_ERROR, CHECKPOINT.name, LIMITS)
 
 
 def user_errors(fn):
@@ -104,7 +85,7 @@ def user_errors(fn):
 def _engine():
     if ENGINE is None:
         raise gr.Error(status_text())
-    return ENGINE
+    return serving.engine_for_call(ENGINE)
 
 
 def _check_pixels(h: int, w: int) -> None:
@@ -126,14 +107,14 @@ def _editor_inputs(value) -> tuple[np.ndarray, np.ndarray]:
     return loaded.rgb, mask
 
 
-def _image_input(value, what: str = "a photo") -> np.ndarray:
+def _image_input(value, what: str = "a photo") -> image_io.LoadedImage:
+    """An upload (a file path or an array) read within the pixel limit; messages name the
+    file as the user did."""
     if value is None:
         raise gr.Error(f"Upload {what} (or pick an example) first.")
-    if isinstance(value, (str, Path)):
-        return image_io.load_image(value, MAX_PIXELS)
-    arr = np.asarray(value)
-    _check_pixels(*arr.shape[:2])
-    return image_io.load_image(arr, MAX_PIXELS)
+    if not isinstance(value, (str, Path)):
+        _check_pixels(*np.asarray(value).shape[:2])
+    return image_io.read_image(value, MAX_PIXELS, name=Path(value).name if isinstance(value, (str, Path)) else None)
 
 
 def _progress_callback(progress: gr.Progress):
@@ -147,17 +128,26 @@ def damage_image(editor_value, kind: str, sigma: float, seed: int, state: dict |
     original = ORIGINALS.find(rgb, state)
     base = original if original is not None else rgb
     damaged, mask = damage.apply_damage(base, kind, np.random.default_rng(int(seed)), sigma=float(sigma))
-    layer = np.zeros((*mask.shape, 4), np.uint8)
-    layer[mask] = (255, 59, 48, 255)
     shown = image_io.to_uint8(damaged)
-    value = {
-        "background": _png(shown, "photo"),
-        "layers": [_png(layer, "damage")] if mask.any() else [],
-        "composite": _png(masks.overlay(damaged, mask, opacity=1.0), "composite"),
-    }
     what = f"Gaussian noise, sigma {sigma:g}" if kind == "noise" else f"{kind} holes ({mask.mean():.1%} of the image)"
     gr.Info(f"Damaged with {what}. Press Repair to restore it; the original is kept for scoring.", duration=5)
-    return value, {"original": base, "shown": shown}
+    return studio.editor_value(shown, mask, _png), {"original": image_io.to_uint8(base), "shown": shown}, _png(mask, "mask", 6)
+
+
+@user_errors
+def upload_mask(editor_value, path):
+    """A mask made elsewhere (nonzero or opaque = repair), shown as paint that can be edited."""
+    if not path:
+        return gr.update(), gr.update()
+    rgb, _ = _editor_inputs(editor_value)
+    mask = masks.read_mask(path, rgb.shape[:2], MAX_PIXELS, name=Path(path).name)
+    return studio.editor_value(rgb, mask, _png), _png(mask, "mask", 6)
+
+
+@user_errors
+def save_mask(editor_value):
+    """The mask painted in the editor, as a PNG (white = repair) for `aeapp repair --mask`."""
+    return _png(_editor_inputs(editor_value)[1], "mask", 6)
 
 
 @user_errors
@@ -173,7 +163,7 @@ def _slider(rgb, mask, after: str, overlay: bool):
     return (_png(before, "before"), after)
 
 
-@gpu
+@serving.gpu_function(serving.REPAIR_SECONDS)
 @user_errors
 def repair_image(editor_value, steps, strength, seed, overlay, compare, state, progress=gr.Progress()):
     """Repair the painted holes (or the whole image without paint) and report scores."""
@@ -189,27 +179,27 @@ def repair_image(editor_value, steps, strength, seed, overlay, compare, state, p
     report = studio.report(original, rgb, mask, result, seconds, peer_rows)
     repaired = _png(result, "repaired", compress_level=6)  # one file: download, slider and gallery
     gallery = [(repaired, "aeapp")] + [(_png(p.image, "peer"), f"{p.name} ({p.seconds:.2f} s)") for p in peer_rows]
-    last = {"rgb": rgb, "mask": mask, "result": result, "after": repaired}
-    return _slider(rgb, mask, repaired, overlay), repaired, report, gr.update(value=gallery if compare else None, visible=bool(compare)), last
+    last = {"rgb": image_io.to_uint8(rgb), "mask": mask, "after": repaired}  # no float copies: a session stays small
+    return (_slider(rgb, mask, repaired, overlay), repaired, report, gr.update(value=gallery if compare else None, visible=bool(compare)),
+            last, _png(mask, "mask", 6))
 
 
 @user_errors
 def toggle_overlay(overlay, last):
-    if not last:
+    if not last or not Path(last["after"]).exists():  # results and sessions expire after an hour
         return gr.update()
-    after = last["after"] if Path(last["after"]).exists() else _png(last["result"], "repaired")  # swept after an hour
-    return _slider(last["rgb"], last["mask"], after, overlay)
+    return _slider(image_io.load_image(last["rgb"]), last["mask"], last["after"], overlay)
 
 
 def new_seed(strength):
     """'Another fill': a fresh seed, and some latent noise if there was none."""
     if float(strength) == 0.0:
-        gr.Info(f"Latent noise strength set to {FILL_STRENGTH} so that a new seed gives a different fill.", duration=5)
-        strength = FILL_STRENGTH
+        gr.Info(f"Latent noise strength set to {studio.FILL_STRENGTH} so that a new seed gives a different fill.", duration=5)
+        strength = studio.FILL_STRENGTH
     return secrets.randbelow(2**31), strength
 
 
-@gpu
+@serving.gpu_function(serving.BATCH_SECONDS)
 @user_errors
 def candidate_fills(editor_value, steps, strength, seed, count, progress=gr.Progress()):
     """Several fills of the same holes, one per seed, to choose from."""
@@ -217,25 +207,25 @@ def candidate_fills(editor_value, steps, strength, seed, count, progress=gr.Prog
     rgb, mask = _editor_inputs(editor_value)
     count, seed = int(count), int(seed)
     fills = studio.candidate_fills(engine, rgb, mask, int(steps), float(strength), seed, count, _progress_callback(progress))
-    return [(_png(f, f"fill_seed{seed + i}"), f"seed {seed + i}") for i, f in enumerate(fills)], {"rgb": rgb, "mask": mask, "fills": fills, "seed": seed}
+    paths = [_png(f, f"fill_seed{seed + i}", 6) for i, f in enumerate(fills)]  # the session keeps paths, not arrays
+    return [(p, f"seed {seed + i}") for i, p in enumerate(paths)], {"rgb": image_io.to_uint8(rgb), "mask": mask, "fills": paths, "seed": seed}
 
 
 @user_errors
 def pick_candidate(candidates, overlay, evt: gr.SelectData):
     if not candidates:
         raise gr.Error("Make some candidate fills first.")
-    result = candidates["fills"][evt.index]
-    repaired = _png(result, "repaired", compress_level=6)
-    last = {"rgb": candidates["rgb"], "mask": candidates["mask"], "result": result, "after": repaired}
-    return _slider(last["rgb"], last["mask"], repaired, overlay), repaired, last, candidates["seed"] + evt.index
+    repaired = candidates["fills"][evt.index]
+    last = {"rgb": candidates["rgb"], "mask": candidates["mask"], "after": repaired}
+    return _slider(image_io.load_image(last["rgb"]), last["mask"], repaired, overlay), repaired, last, candidates["seed"] + evt.index
 
 
-@gpu
+@serving.gpu_function(serving.BATCH_SECONDS)
 @user_errors
 def make_variations(image, strength, count, seed, hflip, vflip, rotation, crop, brightness, contrast, saturation, progress=gr.Progress()):
     """Latent-noise variants plus classical augmentations; a zip of them all."""
     engine = _engine()
-    rgb = _image_input(image)
+    rgb = _image_input(image).rgb
     count = int(count)
     if not 1 <= count <= MAX_VARIANTS:
         raise gr.Error(f"Choose between 1 and {MAX_VARIANTS} variants.")
@@ -253,17 +243,18 @@ def make_variations(image, strength, count, seed, hflip, vflip, rotation, crop, 
     return gallery, (_png(picture, "latent") if picture is not None else None), str(zip_path)
 
 
-@gpu
+@serving.gpu_function(serving.REPAIR_SECONDS)
 @user_errors
 def api_repair(image, mask, steps, strength, seed):
     """repair(image, mask or None, steps, strength, seed) -> repaired PNG."""
     engine = _engine()
-    rgb = _image_input(image)
-    m = None if mask is None else engine.prepare(rgb, mask)[1]
-    return _png(engine.repair(rgb, m, steps=int(steps), strength=float(strength), seed=int(seed)), "repaired", compress_level=6)
+    loaded = _image_input(image)  # its EXIF and colour profile come back with the result
+    m = None if mask is None else masks.read_mask(mask, loaded.rgb.shape[:2], MAX_PIXELS, name=Path(mask).name)
+    result = engine.repair(loaded.rgb, m, steps=int(steps), strength=float(strength), seed=int(seed))
+    return _png(result, "repaired", 6, loaded.metadata)
 
 
-@gpu
+@serving.gpu_function(serving.BATCH_SECONDS)
 @user_errors
 def api_vary(image, strength, count, seed):
     """vary(image, strength, count, seed) -> gallery of variants."""
@@ -271,7 +262,7 @@ def api_vary(image, strength, count, seed):
     count = int(count)
     if not 1 <= count <= MAX_VARIANTS:
         raise gr.Error(f"Choose between 1 and {MAX_VARIANTS} variants.")
-    variants = engine.vary(_image_input(image), strength=float(strength), count=count, seed=int(seed))
+    variants = engine.vary(_image_input(image).rgb, strength=float(strength), count=count, seed=int(seed))
     return [(_png(v, f"variant_{int(seed) + i}"), f"seed {int(seed) + i}") for i, v in enumerate(variants)]
 
 
@@ -280,7 +271,7 @@ def api_damage(image, kind, sigma, seed):
     """damage(image, kind, sigma, seed) -> (damaged PNG, mask PNG)."""
     if kind not in damage.KINDS:
         raise gr.Error(f"Unknown damage kind {kind!r}; choose one of {', '.join(damage.KINDS)}.")
-    damaged, mask = damage.apply_damage(_image_input(image), kind, np.random.default_rng(int(seed)), sigma=float(sigma))
+    damaged, mask = damage.apply_damage(_image_input(image).rgb, kind, np.random.default_rng(int(seed)), sigma=float(sigma))
     return _png(damaged, "damaged"), _png(mask, "mask")
 
 
@@ -293,7 +284,8 @@ photo for growing a training set."""
 with gr.Blocks(title="aeapp studio", delete_cache=(1800, 3600)) as demo:
     gr.Markdown(ABOUT)
     status = gr.Markdown(status_text(), elem_id="status")
-    damage_state, last_state, candidate_state = gr.State(None), gr.State(None), gr.State(None)
+    # Sessions hold uint8 images, masks and file paths, and expire with the results (an hour).
+    damage_state, last_state, candidate_state = (gr.State(None, time_to_live=RESULTS.max_age_s) for _ in range(3))
 
     with gr.Tab("Repair", id="repair"):
         with gr.Row():
@@ -304,6 +296,13 @@ with gr.Blocks(title="aeapp studio", delete_cache=(1800, 3600)) as demo:
                     brush=gr.Brush(colors=["#ff3b30", "#ffffff", "#000000"], default_color="#ff3b30", color_mode="defaults"),
                     eraser=gr.Eraser(), layers=gr.LayerOptions(allow_additional_layers=False, layers=["Damage"]), elem_id="editor")
                 gr.Examples(examples=[[str(p)] for p in EXAMPLES], inputs=[editor], label="Example photos (public domain and CC0)")
+                with gr.Accordion("Mask file: upload one, or save the painted one", open=False):
+                    with gr.Row():
+                        mask_upload = gr.File(label="Mask image (white or opaque = repair)", type="filepath", elem_id="mask-upload",
+                                              file_types=[*image_io.IMAGE_SUFFIXES])
+                        with gr.Column():
+                            save_mask_btn = gr.Button("Save the painted mask")
+                            mask_download = gr.DownloadButton("Download the mask (PNG)", value=None, elem_id="mask-download")
                 with gr.Accordion("Damage it for me", open=False):
                     with gr.Row():
                         kind = gr.Radio(list(damage.KINDS), value="thick", label="Damage")
@@ -372,9 +371,11 @@ with gr.Blocks(title="aeapp studio", delete_cache=(1800, 3600)) as demo:
 
     model_events = dict(concurrency_id="model", concurrency_limit=int(os.environ.get("AEAPP_CONCURRENCY", 1)))
     repair_inputs = [editor, steps, strength, seed, overlay, compare, damage_state]
-    repair_outputs = [slider, download, report, peers_gallery, last_state]
+    repair_outputs = [slider, download, report, peers_gallery, last_state, mask_download]
     ui = dict(api_visibility="undocumented")
-    damage_btn.click(damage_image, [editor, kind, sigma, damage_seed, damage_state], [editor, damage_state], **ui)
+    damage_btn.click(damage_image, [editor, kind, sigma, damage_seed, damage_state], [editor, damage_state, mask_download], **ui)
+    mask_upload.upload(upload_mask, [editor, mask_upload], [editor, mask_download], **ui)
+    save_mask_btn.click(save_mask, [editor], [mask_download], **ui)
     clear_btn.click(clear_mask, [editor], [editor], **ui)
     repair_btn.click(repair_image, repair_inputs, repair_outputs, **model_events, **ui)
     another_btn.click(new_seed, [strength], [seed, strength], **ui).then(repair_image, repair_inputs, repair_outputs, **model_events, **ui)

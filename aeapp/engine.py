@@ -37,12 +37,9 @@ def _as_image(image) -> image_io.LoadedImage:
 
 
 def _as_mask(mask, shape: tuple[int, int]) -> np.ndarray:
-    if isinstance(mask, np.ndarray):
-        m = masks.mask_from_array(mask) if mask.dtype != bool or mask.ndim != 2 else mask
-    else:
-        loaded = image_io.read_image(mask)
-        rgba = loaded.rgb if loaded.transparent is None else np.dstack([loaded.rgb, ~loaded.transparent])
-        m = masks.mask_from_array(rgba)
+    if not isinstance(mask, np.ndarray):
+        return masks.read_mask(mask, shape)
+    m = masks.mask_from_array(mask) if mask.dtype != bool or mask.ndim != 2 else mask
     return masks.fit_mask(m, shape)
 
 

@@ -40,6 +40,17 @@ def mask_from_array(arr: np.ndarray) -> np.ndarray:
     return f.max(axis=2) > THRESHOLD
 
 
+def read_mask(source, shape: tuple[int, int], max_pixels: int | None = None, name: str | None = None) -> np.ndarray:
+    """A mask from any image source `image_io.read_image` takes (nonzero or painted alpha =
+    repair), fitted to `shape`. Like every decoded input it obeys `max_pixels`: a mask that
+    declares more pixels is refused before it is decoded."""
+    from . import image_io
+
+    loaded = image_io.read_image(source, max_pixels or image_io.DEFAULT_MAX_PIXELS, name)
+    rgba = loaded.rgb if loaded.transparent is None else np.dstack([loaded.rgb, ~loaded.transparent])
+    return fit_mask(mask_from_array(rgba), shape)
+
+
 def mask_from_layers(layers: list[np.ndarray], shape: tuple[int, int]) -> np.ndarray:
     """Union of painted editor layers (RGBA arrays, painted where alpha > 0) as an HxW mask.
 

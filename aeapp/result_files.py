@@ -44,9 +44,11 @@ class ResultFiles:
                     pass
         return self.folder / f"{uuid.uuid4().hex}{suffix}"
 
-    def png(self, image: np.ndarray, stem: str = "aeapp", compress_level: int = 1) -> str:
-        """`image` as `<fresh folder>/<stem>.png` (the name users see when they download it).
-        Shown images use the fast PNG level; what users keep, the default (6)."""
+    def png(self, image: np.ndarray, stem: str = "aeapp", compress_level: int = 1,
+            metadata: image_io.Metadata | None = None) -> str:
+        """`image` as `<fresh folder>/<stem>.png` (the name users see when they download it),
+        with the source photo's EXIF and ICC profile when given. Shown images use the fast PNG
+        level; what users keep, the default (6)."""
         folder = self.path("")
         folder.mkdir()
-        return str(image_io.save_image(image, folder / f"{stem}.png", png_compress_level=compress_level))
+        return str(image_io.save_image(image, folder / f"{stem}.png", png_compress_level=compress_level, metadata=metadata))

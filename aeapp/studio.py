@@ -66,6 +66,19 @@ def variations(engine, rgb: np.ndarray, strength: float, count: int, seed: int, 
     return out, picture
 
 
+# The colour masks are painted in, in the editor (any colour counts as a hole).
+PAINT = (255, 59, 48, 255)
+
+
+def editor_value(rgb: np.ndarray, mask: np.ndarray, write_png: Callable[[np.ndarray, str], str]) -> dict:
+    """What an image editor shows: the photo, and the mask as paint on its layer (so it can
+    still be edited), each a PNG written by `write_png(image, stem)`."""
+    layer = np.zeros((*mask.shape, 4), np.uint8)
+    layer[mask] = PAINT
+    return {"background": write_png(rgb, "photo"), "layers": [write_png(layer, "damage")] if mask.any() else [],
+            "composite": write_png(masks.overlay(image_io.load_image(rgb), mask, opacity=1.0), "composite")}
+
+
 def _fmt(scores: dict, key: str, unit: str = " dB") -> str:
     return f"{scores[key]:.2f}{unit}" if key in scores else "–"
 
@@ -102,11 +115,11 @@ class KnownOriginals:
         self._examples: dict[bytes, np.ndarray] | None = None
 
     def find(self, rgb: np.ndarray, damaged: dict | None = None) -> np.ndarray | None:
-        """`damaged`: {"shown": uint8 image, "original": float32 image} of the last synthetic
-        damage, or None."""
+        """`damaged`: {"shown": uint8 image, "original": uint8 image} of the last synthetic
+        damage, or None. Returns float32 HxWx3 in [0,1]."""
         shown = image_io.to_uint8(rgb)
         if damaged and damaged.get("shown") is not None and np.array_equal(damaged["shown"], shown):
-            return damaged["original"]
+            return image_io.load_image(damaged["original"])
         if self._examples is None:  # the examples by content, read on first use
             self._examples = {}
             for path in self._paths:

@@ -71,7 +71,7 @@ def test_mask_comes_from_painted_layers_whatever_the_colour(photo_u8):
 
 def test_repair_changes_only_painted_pixels(photo_u8):
     box = (10, 22, 8, 40)
-    slider, path, report, _, last = app.repair_image(_editor(photo_u8, [box]), 1, 0.0, 0, False, False, None)
+    slider, path, report, _, last, _ = app.repair_image(_editor(photo_u8, [box]), 1, 0.0, 0, False, False, None)
     result = load_image(path)
     mask = _mask(photo_u8.shape[:2], box)
     assert result.shape == (48, 64, 3)
@@ -89,30 +89,30 @@ def test_without_paint_the_whole_image_is_restored(photo_u8):
 
     clean = photo_u8 / 255.0
     noisy = to_uint8(np.clip(clean + np.random.default_rng(0).normal(0, 0.1, photo_u8.shape), 0, 1))
-    _, path, report, _, _ = app.repair_image(_editor(noisy), 1, 0.0, 0, False, False, None)
+    _, path, report, _, _, _ = app.repair_image(_editor(noisy), 1, 0.0, 0, False, False, None)
     assert "blind restoration" in report
     assert psnr(clean, load_image(path)) > psnr(clean, noisy / 255.0) + 1.0  # the shipped model denoises
 
 
 def test_synthetic_damage_then_repair_is_scored_against_the_original(photo_u8):
-    value, state = app.damage_image(_editor(photo_u8), "boxes", 25, 3, None)
+    value, state, _ = app.damage_image(_editor(photo_u8), "boxes", 25, 3, None)
     assert np.array_equal(to_uint8(state["original"]), photo_u8)
     mask = _pixels(value["layers"][0])[..., 3] > 0
     assert mask.any() and np.all(_pixels(value["background"])[mask][:, :3] == 0)
-    _, _, report, gallery, _ = app.repair_image(_as_uploaded(value), 1, 0.0, 0, False, True, state)
+    _, _, report, gallery, _, _ = app.repair_image(_as_uploaded(value), 1, 0.0, 0, False, True, state)
     assert "damaged input" in report and "**aeapp**" in report and "PSNR in holes" in report
     assert "OpenCV Telea" in report and "OpenCV Navier-Stokes" in report
     assert len(gallery["value"]) == 3 and all(_pixels(p).shape == photo_u8.shape for p, _ in gallery["value"])
 
 
 def test_damaging_twice_damages_the_original_not_the_damaged_copy(photo_u8):
-    first, state = app.damage_image(_editor(photo_u8), "thick", 25, 1, None)
-    _, state2 = app.damage_image(_as_uploaded(first), "thin", 25, 2, state)
+    first, state, _ = app.damage_image(_editor(photo_u8), "thick", 25, 1, None)
+    _, state2, _ = app.damage_image(_as_uploaded(first), "thin", 25, 2, state)
     assert np.array_equal(to_uint8(state2["original"]), photo_u8)
 
 
 def test_noise_damage_gives_no_layer(photo_u8):
-    value, _ = app.damage_image(_editor(photo_u8), "noise", 30, 0, None)
+    value, _, _ = app.damage_image(_editor(photo_u8), "noise", 30, 0, None)
     assert value["layers"] == [] and not np.array_equal(_pixels(value["background"]), photo_u8)
 
 
@@ -123,7 +123,7 @@ def test_examples_are_recognised_as_known_originals():
 
 
 def test_overlay_toggle_redraws_the_before_side(photo_u8):
-    *_, last = app.repair_image(_editor(photo_u8, [(10, 20, 10, 20)]), 1, 0.0, 0, False, False, None)
+    *_, last, _ = app.repair_image(_editor(photo_u8, [(10, 20, 10, 20)]), 1, 0.0, 0, False, False, None)
     before, after = (_pixels(p) for p in app.toggle_overlay(True, last))
     assert not np.array_equal(before, photo_u8) and np.array_equal(before[30:], photo_u8[30:])
 
@@ -136,16 +136,16 @@ def test_candidate_fills_differ_and_can_be_picked(photo_u8):
     slider, path, last, seed = app.pick_candidate(state, False, gr.SelectData(None, {"index": 1, "value": None}))
     assert seed == 8 and np.array_equal(to_uint8(load_image(path)), _pixels(gallery[1][0]))
     # Repair with the picked seed reproduces the picked fill, with one pass or several.
-    *_, again = app.repair_image(_editor(photo_u8, [box]), 1, app.FILL_STRENGTH, seed, False, False, None)
-    assert np.array_equal(again["result"], last["result"])
+    *_, again, _ = app.repair_image(_editor(photo_u8, [box]), 1, app.studio.FILL_STRENGTH, seed, False, False, None)
+    assert np.array_equal(_pixels(again["after"]), _pixels(last["after"]))
     gallery2, _ = app.candidate_fills(_editor(photo_u8, [box]), 2, 0.0, 7, 2)
-    *_, twice = app.repair_image(_editor(photo_u8, [box]), 2, app.FILL_STRENGTH, 8, False, False, None)
-    assert np.array_equal(_pixels(gallery2[1][0]), to_uint8(twice["result"]))
+    *_, twice, _ = app.repair_image(_editor(photo_u8, [box]), 2, app.studio.FILL_STRENGTH, 8, False, False, None)
+    assert np.array_equal(_pixels(gallery2[1][0]), _pixels(twice["after"]))
 
 
 def test_another_fill_draws_a_new_seed_and_turns_noise_on():
     seed, strength = app.new_seed(0.0)
-    assert strength == app.FILL_STRENGTH and 0 <= seed < 2**31
+    assert strength == app.studio.FILL_STRENGTH and 0 <= seed < 2**31
     assert app.new_seed(0.4)[1] == 0.4
 
 
@@ -278,3 +278,48 @@ def test_cli_says_what_is_wrong_with_a_broken_checkpoint_in_one_line(tmp_path, k
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("aeapp: error: checkpoint") and bad.name in lines[0]
+
+
+
+def test_sessions_hold_no_float_copies_and_expire_with_the_results(photo_u8):
+    box = (10, 30, 10, 40)
+    _, damaged, _ = app.damage_image(_editor(photo_u8), "thick", 25, 1, None)
+    *_, last, _ = app.repair_image(_editor(photo_u8, [box]), 1, 0.0, 0, False, False, None)
+    _, candidates = app.candidate_fills(_editor(photo_u8, [box]), 1, 0.0, 7, 3)
+    arrays = [v for state in (damaged, last, candidates) for v in state.values() if isinstance(v, np.ndarray)]
+    assert arrays and all(a.dtype in (np.uint8, np.bool_) for a in arrays)
+    assert all(isinstance(p, str) and Path(p).exists() for p in candidates["fills"])
+    states = [b for b in app.demo.blocks.values() if isinstance(b, gr.State)]
+    assert states and all(s.time_to_live == app.RESULTS.max_age_s for s in states)
+
+
+def test_a_mask_file_becomes_editable_paint_and_comes_back_as_a_png(tmp_path, photo_u8):
+    mask = _mask(photo_u8.shape[:2], (5, 20, 8, 30))
+    save_image(mask, tmp_path / "mask.png")
+    value, saved = app.upload_mask(_editor(photo_u8), str(tmp_path / "mask.png"))
+    assert len(value["layers"]) == 1 and _pixels(value["layers"][0])[..., 3].astype(bool).tolist() == mask.tolist()
+    assert np.array_equal(load_image(saved)[..., 0] > 0.5, mask)
+    again = app.save_mask({"background": _pixels(value["background"]), "layers": [_pixels(value["layers"][0])]})
+    assert np.array_equal(load_image(again)[..., 0] > 0.5, mask)
+
+
+def test_a_mask_that_declares_too_many_pixels_is_refused_before_decoding(tmp_path, photo_u8):
+    huge = tmp_path / "mask.png"
+    Image.new("1", (7000, 7000)).save(huge)  # a few KB declaring 49 megapixels
+    for call in (lambda: app.upload_mask(_editor(photo_u8), str(huge)),
+                 lambda: app.api_repair(str(tmp_path / "p.png"), str(huge), 1, 0.0, 0)):
+        save_image(photo_u8, tmp_path / "p.png")
+        with pytest.raises(gr.Error, match=r"mask.png is 7000x7000 \(49.0 megapixels\); the limit is 25 megapixels"):
+            call()
+
+
+def test_the_repair_api_keeps_the_photos_exif_and_colour_profile(tmp_path, photo_u8):
+    from PIL import ImageCms
+
+    exif = Image.Exif()
+    exif[0x010F] = "Camera maker"
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    Image.fromarray(photo_u8).save(tmp_path / "photo.jpg", quality=95, exif=exif, icc_profile=icc)
+    save_image(_mask(photo_u8.shape[:2], (5, 15, 5, 25)), tmp_path / "m.png")
+    with Image.open(app.api_repair(str(tmp_path / "photo.jpg"), str(tmp_path / "m.png"), 1, 0.0, 0)) as out:
+        assert out.info.get("icc_profile") == icc and out.getexif()[0x010F] == "Camera maker"

@@ -171,3 +171,39 @@ def test_uploads_over_the_size_limit_are_refused(server, tmp_path):
     with pytest.raises(urllib.error.HTTPError) as e:
         urllib.request.urlopen(req, timeout=30)
     assert e.value.code == 413
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (apt-get install chromium)")
+def test_a_mask_file_round_trips_through_the_editor_and_a_repair(server, photo_path, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    mask = np.zeros((180, 240), bool)
+    mask[50:90, 60:150] = True
+    mask[120:130, 20:200] = True
+    save_image(mask, tmp_path / "mask.png")
+    original = to_uint8(load_image(photo_path))
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+        page.goto(server)
+        page.wait_for_selector("#editor input[type=file]", state="attached", timeout=60_000)
+        zoom = "(document.querySelector('#editor').innerText.match(/\\d+%/) || [''])[0]"
+        page.wait_for_function(f"{zoom} !== ''", timeout=60_000)
+        blank_zoom = page.evaluate(zoom)
+        page.locator("#editor input[type=file]").first.set_input_files(str(photo_path))
+        page.wait_for_function(f"{zoom} !== {blank_zoom!r}", timeout=60_000)  # the photo is in the editor
+        page.get_by_text("Mask file: upload one, or save the painted one").click()
+        with page.expect_response(lambda r: "/gradio_api/queue/data" in r.url, timeout=60_000):
+            page.locator("#mask-upload input[type=file]").set_input_files(str(tmp_path / "mask.png"))
+        page.wait_for_timeout(3000)  # the editor draws the mask as paint
+        page.locator("#repair-button").click()
+        page.wait_for_function("document.querySelector('#report').innerText.includes('Repaired')", timeout=60_000)
+        after_src = page.locator("#result img").nth(1).get_attribute("src")
+        with page.expect_download(timeout=60_000) as download:
+            page.locator("#mask-download").click()
+        download.value.save_as(tmp_path / "downloaded.png")
+        browser.close()
+    assert np.array_equal(load_image(tmp_path / "downloaded.png")[..., 0] > 0.5, mask)  # the same mask came back
+    after = to_uint8(_fetch(after_src))
+    changed = np.any(after != original, axis=2)
+    assert changed.any() and not changed[~mask].any()  # the repair filled exactly the uploaded mask

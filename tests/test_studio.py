@@ -59,7 +59,8 @@ def test_known_originals_are_the_damaged_photos_source_or_a_shipped_example(tmp_
     assert np.array_equal(originals.find(load_image(tmp_path / "ex.png")), load_image(tmp_path / "ex.png"))
     assert originals.find(make_photo(seed=4)) is None
     shown = (make_photo(seed=4) * 255).round().astype(np.uint8)
-    assert originals.find(shown / 255.0, {"shown": shown, "original": example}) is example
+    kept = (example * 255).round().astype(np.uint8)  # sessions keep uint8, not float32 copies
+    assert np.array_equal(originals.find(shown / 255.0, {"shown": shown, "original": kept}), kept / np.float32(255))
 
 
 def test_result_files_have_fresh_names_and_old_ones_are_swept(tmp_path):
