@@ -179,3 +179,11 @@ def test_the_same_seed_gives_every_policy_the_same_start_and_order(tmp_path):
     a = augment_benefit.train_once(none, (images, labels), (images, labels), 3, 1, 3, 2)
     b = augment_benefit.train_once(none, (images, labels), (images, labels), 3, 1, 3, 2)
     assert a["top1"] == b["top1"]  # no augmentation draw: the same run twice
+
+
+def test_session_memory_script_reports_what_sessions_hold():
+    from bench import session_memory
+
+    result = session_memory.main(["--sessions", "2", "--megapixels", "0.05"])
+    assert len(result["rss_after_each_mib"]) == 2 and result["rss_start_mib"] > 0
+    assert 0 < result["state_arrays_mib"] < 1  # uint8 images and bool masks of 0.05 MP
