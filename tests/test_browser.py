@@ -72,6 +72,20 @@ def _fetch(url: str) -> np.ndarray:
         return load_image(r.read())
 
 
+def _page_with_photo(browser, server: str, photo_path: Path):
+    """The app in a new page, `photo_path` uploaded into the editor and drawn."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    page.goto(server)
+    page.wait_for_selector("#editor input[type=file]", state="attached", timeout=60_000)
+    zoom = "(document.querySelector('#editor').innerText.match(/\\d+%/) || [''])[0]"
+    page.wait_for_function(f"{zoom} !== ''", timeout=60_000)
+    blank_zoom = page.evaluate(zoom)
+    page.locator("#editor input[type=file]").first.set_input_files(str(photo_path))
+    # The canvas zooms to fit the photo once it has loaded it.
+    page.wait_for_function(f"{zoom} !== {blank_zoom!r}", timeout=60_000)
+    return page
+
+
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (apt-get install chromium)")
 def test_paint_a_stroke_and_repair_in_a_real_browser(server, photo_path):
     from playwright.sync_api import sync_playwright
@@ -79,15 +93,7 @@ def test_paint_a_stroke_and_repair_in_a_real_browser(server, photo_path):
     original = to_uint8(load_image(photo_path))
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(server)
-        page.wait_for_selector("#editor input[type=file]", state="attached", timeout=60_000)
-        zoom = "(document.querySelector('#editor').innerText.match(/\\d+%/) || [''])[0]"
-        page.wait_for_function(f"{zoom} !== ''", timeout=60_000)
-        blank_zoom = page.evaluate(zoom)
-        page.locator("#editor input[type=file]").first.set_input_files(str(photo_path))
-        # The canvas zooms to fit the photo once it has loaded it.
-        page.wait_for_function(f"{zoom} !== {blank_zoom!r}", timeout=60_000)
+        page = _page_with_photo(browser, server, photo_path)
         page.wait_for_timeout(500)
         page.get_by_label("Brush", exact=True).click()
         box = page.locator("#editor canvas").first.bounding_box()
@@ -184,14 +190,7 @@ def test_a_mask_file_round_trips_through_the_editor_and_a_repair(server, photo_p
     original = to_uint8(load_image(photo_path))
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
-        page.goto(server)
-        page.wait_for_selector("#editor input[type=file]", state="attached", timeout=60_000)
-        zoom = "(document.querySelector('#editor').innerText.match(/\\d+%/) || [''])[0]"
-        page.wait_for_function(f"{zoom} !== ''", timeout=60_000)
-        blank_zoom = page.evaluate(zoom)
-        page.locator("#editor input[type=file]").first.set_input_files(str(photo_path))
-        page.wait_for_function(f"{zoom} !== {blank_zoom!r}", timeout=60_000)  # the photo is in the editor
+        page = _page_with_photo(browser, server, photo_path)
         page.get_by_text("Mask file: upload one, or save the painted one").click()
         with page.expect_response(lambda r: "/gradio_api/queue/data" in r.url, timeout=60_000):
             page.locator("#mask-upload input[type=file]").set_input_files(str(tmp_path / "mask.png"))
