@@ -33,17 +33,8 @@ def _fail(msg: str) -> None:
 
 def _inputs(path: str) -> tuple[list[Path], Path | None]:
     """(image files, root folder or None) for a file or a folder argument."""
-    from .image_io import list_images
-
-    p = Path(path)
-    if p.is_dir():
-        files = list_images(p)
-        if not files:
-            raise UsageError(f"no images (png, jpg, webp, bmp, tif, gif) found in {p}")
-        return files, p
-    if not p.exists():
-        raise UsageError(f"{p} does not exist")
-    return [p], None
+    found = _gather([path])
+    return [f for f, _ in found], found[0][1]
 
 
 def _output_path(src: Path, root: Path | None, out: Path, suffix: str = "", single_file_ok: bool = True) -> Path:
@@ -228,6 +219,10 @@ def cmd_augment(args) -> int:
     index = {p: i for i, p in enumerate(files)}
     rows: list[dict] = []
 
+    def written(source: Path, target: Path, copy, seed, strength) -> None:
+        rows.append({"file": target.relative_to(out).as_posix(), "source": source.relative_to(root).as_posix(),
+                     "label": source.relative_to(root).parent.as_posix(), "copy": copy, "seed": seed, "strength": strength})
+
     def work(path: Path):
         from .image_io import load_image
 
@@ -238,16 +233,9 @@ def cmd_augment(args) -> int:
         seeds = range(base, base + args.per_image)
         bases = engine.vary(image, strength=args.strength, count=args.per_image, seed=base) if engine else [image] * args.per_image
         for k, (varied, s) in enumerate(zip(bases, seeds)):
-            target = _output_path(path, root, out, f"_aug{k}")
-            save_image(augment(varied, settings, s), target)
-            rows.append({"file": target.relative_to(out).as_posix(), "source": path.relative_to(root).as_posix(),
-                         "label": path.relative_to(root).parent.as_posix(), "copy": k, "seed": s,
-                         "strength": args.strength})
+            written(path, save_image(augment(varied, settings, s), _output_path(path, root, out, f"_aug{k}")), k, s, args.strength)
         if args.include_original:
-            target = _output_path(path, root, out)
-            save_image(image, target)
-            rows.append({"file": target.relative_to(out).as_posix(), "source": path.relative_to(root).as_posix(),
-                         "label": path.relative_to(root).parent.as_posix(), "copy": "original", "seed": "", "strength": 0})
+            written(path, save_image(image, _output_path(path, root, out)), "original", "", 0)
 
     code = _run_per_file(files, "augment", work)
     settings_record = {"seed": args.seed, "per_image": args.per_image, "strength": args.strength, "augment": settings.to_dict()}
