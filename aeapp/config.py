@@ -84,6 +84,12 @@ class ModelConfig:
     # classical interpolation of their known neighbours; this head sees them at full
     # resolution.
     refine_channels: int = 0
+    # Restore networks only: the fourth input channel holds the image's estimated noise
+    # level (aeapp/noise_level.py) instead of the mask, which is empty when restoring.
+    # Told the noise strength, the network need not infer it from how photographs it was
+    # trained on look, which is what fails on other kinds of photographs (FFDNet's noise map,
+    # estimated so the user still gives nothing).
+    noise_level_input: bool = False
 
     def __post_init__(self):
         levels = len(self.widths)
@@ -166,7 +172,10 @@ class TrainConfig:
     """Everything a training run needs; parsed from train.py's command line."""
 
     data: str = "../shared/data/CBSD432"  # folder of training images (searched recursively)
-    val_data: str = "../shared/data/CBSD68"  # folder of validation images
+    # Validation sets, each a folder optionally followed by [start:stop] (which of its images,
+    # sorted by name): BSDS500's test set and half of Urban100 (the other half is the
+    # benchmark's), so a network that learns BSDS500's photographs rather than the task shows.
+    val_data: tuple[str, ...] = ("../shared/data/CBSD68", "../shared/data/Urban100[20:40]")
     out: str = "runs/default"  # run directory: config, logs, state, checkpoints
     model: ModelConfig = field(default_factory=ModelConfig)
     inference: InferenceConfig = field(default_factory=InferenceConfig)
@@ -208,6 +217,10 @@ class TrainConfig:
     # strong noise, so a blind denoiser neglects light noise (and blurs clean photos);
     # relative weights balance the noise levels in dB, the scale PSNR measures.
     sigma_weight_offset: float = 0.0
+    # restore: fraction of samples degraded as cameras degrade photos (aeapp/realistic_noise.py:
+    # signal-dependent and spatially correlated noise, JPEG, in random order) rather than by
+    # white Gaussian noise.
+    realistic_noise_prob: float = 0.0
     p_noisy_context: float = 0.25  # fill: fraction of samples whose known pixels are noisy
     # fill: relative odds of thin strokes, thick strokes, boxes and scratches in the hole
     # mixture (aeapp.damage.MASK_KINDS order); a fine-tune can lean on the kinds it lacks.
@@ -226,7 +239,7 @@ class TrainConfig:
     # loss averages over noises and teaches the decoder to ignore them; with several, different
     # noises learn to give different plausible fills.
     latent_noise_draws: int = 1
-    val_images: int = 16  # whole validation images, each damaged once per kind with a fixed seed
+    val_images: int = 16  # whole images per validation set, each damaged once per kind with a fixed seed
     val_every: int = 1000
     save_every: int = 500
     log_every: int = 50
@@ -250,6 +263,13 @@ class TrainConfig:
         self.mask_weights = weights
         if self.latent_noise_draws < 1:
             raise ValueError(f"latent_noise_draws must be at least 1, got {self.latent_noise_draws}")
+        if self.model.noise_level_input and self.task != "restore":
+            raise ValueError("model noise_level_input is for the restore network: the fill network's fourth channel is the mask")
+        if not 0.0 <= self.realistic_noise_prob <= 1.0:
+            raise ValueError(f"realistic_noise_prob must be between 0 and 1, got {self.realistic_noise_prob}")
+        if isinstance(self.val_data, str):  # run configs written when there was one set
+            self.val_data = (self.val_data,)
+        self.val_data = tuple(self.val_data)
         if self.train_new_only and not self.init_from:
             raise ValueError("train_new_only needs init_from: the network whose new parts are trained")
         self.inference.check(self.model)

@@ -17,6 +17,8 @@ import math
 import cv2
 import numpy as np
 
+from .realistic_noise import CAMERA_LEVELS, camera_noise
+
 # The hole kinds, in the order training's --mask-weights, validation and the benchmark use.
 MASK_KINDS = ("thin", "thick", "boxes", "scratches")
 KINDS = MASK_KINDS + ("noise",)
@@ -187,8 +189,10 @@ def apply_damage(
     return damaged, mask
 
 
-# Every task that validation and the benchmark score: the hole kinds, then the noise levels.
-SCORED_TASKS = MASK_KINDS + tuple(NOISE_LEVELS)
+# Every task that validation and the benchmark score: the hole kinds, the Gaussian noise
+# levels, then a simulated camera's noise (aeapp/realistic_noise.py), which training never draws.
+CAMERA_TASKS = tuple(CAMERA_LEVELS)
+SCORED_TASKS = MASK_KINDS + tuple(NOISE_LEVELS) + CAMERA_TASKS
 
 
 def scored_damage(clean: np.ndarray, task: str, seed: int, image_index: int) -> tuple[np.ndarray, np.ndarray]:
@@ -199,4 +203,6 @@ def scored_damage(clean: np.ndarray, task: str, seed: int, image_index: int) -> 
     rng = np.random.default_rng([seed, image_index, SCORED_TASKS.index(task)])
     if task in NOISE_LEVELS:
         return apply_damage(clean, "noise", rng, sigma=NOISE_LEVELS[task])
+    if task in CAMERA_TASKS:
+        return camera_noise(clean, rng, task), np.zeros(clean.shape[:2], bool)
     return apply_damage(clean, task, rng)

@@ -23,6 +23,7 @@ from .config import EDGE_SOLVE, RESTORE_VIEWS, VARY_STRENGTH, InferenceConfig
 from .edge_solve import resolve_edges
 from .heap import release_freed_memory
 from .model import ConvAutoencoder, Latent
+from .noise_level import estimate_sigma_array
 from .padding import pad_to_multiple, unpad
 from .prefill import prefill
 
@@ -190,11 +191,13 @@ class Engine:
     def _to_array(self, t: torch.Tensor) -> np.ndarray:
         return t[0].float().clamp_(0, 1).permute(1, 2, 0).cpu().numpy()
 
-    def _encode_tensor(self, name: str, image: np.ndarray, mask: np.ndarray) -> Latent:
+    def _encode_tensor(self, name: str, image: np.ndarray, mask: np.ndarray, noise_level: float | None = None) -> Latent:
+        """`noise_level`: the sigma a noise-level-conditioned network is given (estimated from
+        `image` when None)."""
         model = self.network(name)
         x, size = pad_to_multiple(self._to_tensor(image), model.config.stride)
         m, _ = pad_to_multiple(self._to_tensor(mask.astype(np.float32)), model.config.stride)
-        latent = model.encode(x, m)
+        latent = model.encode(x, m, None if noise_level is None else torch.tensor([noise_level]))
         latent.size = size
         latent.network = name
         return latent
@@ -220,12 +223,15 @@ class Engine:
         """
         views = self.restore_views if name == "restore" and not strength else 1
         part, part_mask = image[window], mask[window]
+        # Estimated once on the whole image, so every tile and view is told the same level.
+        level = estimate_sigma_array(part) if self.network(name).config.noise_level_input else None
         with self._lock, torch.inference_mode():
             try:
                 pred = None
                 for v in range(views):
                     sub = _part(progress, v, views, "view") if views > 1 else progress
-                    seen = _unview(self._predict_tiles(name, _view(part, v), _view(part_mask, v), strength, generator, sub), v)
+                    tiles = self._predict_tiles(name, _view(part, v), _view(part_mask, v), strength, generator, sub, level)
+                    seen = _unview(tiles, v)
                     pred = seen if pred is None else pred + seen
                 if views > 1:
                     pred /= views
@@ -233,12 +239,12 @@ class Engine:
                 release_freed_memory()
         return _paste(image, window, pred)
 
-    def _predict_tiles(self, name, image, mask, strength, generator, progress) -> np.ndarray:
+    def _predict_tiles(self, name, image, mask, strength, generator, progress, noise_level=None) -> np.ndarray:
         h, w = mask.shape
         stride = self.network(name).config.stride
         (ys, th), (xs, tw) = (_tile_layout(n, self.tile, self.overlap, stride) for n in (h, w))
         if len(ys) == 1 and len(xs) == 1:
-            return self._decode_tensor(self._encode_tensor(name, image, mask), strength, generator, composited=True)
+            return self._decode_tensor(self._encode_tensor(name, image, mask, noise_level), strength, generator, composited=True)
         out = np.zeros((h, w, 3), np.float32)
         weight = np.zeros((h, w, 1), np.float32)
         total, done = len(ys) * len(xs), 0
@@ -249,7 +255,7 @@ class Engine:
                     pred = image[sl]  # no holes here: the composite keeps these pixels anyway
                 else:
                     pred = self._decode_tensor(  # one expression: no tile's latent outlives its decode
-                        self._encode_tensor(name, image[sl], mask[sl]), strength, generator, composited=True
+                        self._encode_tensor(name, image[sl], mask[sl], noise_level), strength, generator, composited=True
                     )
                 wt = np.outer(_ramp(pred.shape[0], self.overlap), _ramp(pred.shape[1], self.overlap))[..., None]
                 out[sl] += pred * wt

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -253,3 +254,27 @@ def list_images(folder: str | os.PathLike, recursive: bool = True) -> list[Path]
         raise ValueError(f"{folder} is not a folder")
     pattern = "**/*" if recursive else "*"
     return sorted(p for p in folder.glob(pattern) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+_SLICE = re.compile(r"^(?P<folder>.+?)\[(?P<start>\d*):(?P<stop>\d*)\]$")
+
+
+def parse_image_set(spec: str | os.PathLike) -> tuple[Path, slice]:
+    """(folder, which of its sorted images) from "FOLDER" or "FOLDER[start:stop]"."""
+    match = _SLICE.match(str(spec))
+    if match is None:
+        return Path(spec), slice(None)
+    bound = [int(match[k]) if match[k] else None for k in ("start", "stop")]
+    return Path(match["folder"]), slice(*bound)
+
+
+def list_image_set(spec: str | os.PathLike) -> list[Path]:
+    """The images "FOLDER" (all under it, sorted by path) or "FOLDER[start:stop]" (a slice of
+    those) names: how validation and the benchmark split one collection between them."""
+    folder, part = parse_image_set(spec)
+    return list_images(folder)[part]
+
+
+def image_set_name(spec: str | os.PathLike) -> str:
+    """The folder's name, e.g. "Urban100" for "../shared/data/Urban100[20:40]"."""
+    return parse_image_set(spec)[0].name

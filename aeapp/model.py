@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import InferenceConfig, ModelConfig
+from .noise_level import estimate_sigma, level_map
 
 
 @dataclass
@@ -194,10 +195,18 @@ class ConvAutoencoder(nn.Module):
         nn.init.zeros_(self.head.bias)
         self.refine = _refine_head(config.refine_channels) if config.refine_channels else None
 
-    def encode(self, image: torch.Tensor, mask: torch.Tensor) -> Latent:
+    def encode(self, image: torch.Tensor, mask: torch.Tensor, noise_level: torch.Tensor | None = None) -> Latent:
         """Encode an image whose holes (mask 1) hold zeros on a first pass, or a previous
-        fill when refining; the mask channel tells the model which pixels to distrust."""
-        x = F.pixel_unshuffle(torch.cat([image, mask], dim=1), self.config.unshuffle)
+        fill when refining; the mask channel tells the model which pixels to distrust.
+
+        With `config.noise_level_input` that channel holds the noise level instead: the (N,)
+        sigmas in `noise_level` (0..1 scale), estimated from `image` when not given. A caller
+        that cuts a photo into tiles passes the whole photo's, so the tiles agree."""
+        fourth = mask
+        if self.config.noise_level_input:
+            sigma = estimate_sigma(image) if noise_level is None else noise_level
+            fourth = level_map(torch.as_tensor(sigma).reshape(-1), mask)
+        x = F.pixel_unshuffle(torch.cat([image, fourth], dim=1), self.config.unshuffle)
         x = self.stem(x)
         skips = []
         for i, blocks in enumerate(self.enc):
@@ -257,8 +266,9 @@ class ConvAutoencoder(nn.Module):
         skips = [noisy(t) if i in levels else t for i, t in enumerate(latent.skips)]
         return dataclasses.replace(latent, code=code, skips=skips)
 
-    def forward(self, image: torch.Tensor, mask: torch.Tensor, strength=0.0, generator=None, noise=None) -> torch.Tensor:
-        latent = self.encode(image, mask)
+    def forward(self, image: torch.Tensor, mask: torch.Tensor, strength=0.0, generator=None, noise=None,
+                noise_level=None) -> torch.Tensor:
+        latent = self.encode(image, mask, noise_level)
         if (strength.any() if torch.is_tensor(strength) else strength):
             latent = self.add_latent_noise(latent, strength, generator, noise)
         return self.decode(latent)

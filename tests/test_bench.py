@@ -24,31 +24,65 @@ def test_damaged_inputs_are_reproducible_and_task_specific():
     assert not mask.any() and abs((noisy - images[0]).std() * 255 - 50) < 12  # clipping trims it
 
 
-def test_benchmark_end_to_end_on_tiny_inputs(tmp_path, tiny_checkpoint):
-    data, tune = tmp_path / "data", tmp_path / "tune"
+def test_benchmark_end_to_end_on_tiny_inputs(tmp_path, tiny_checkpoint, monkeypatch):
+    data, other, tune = tmp_path / "data", tmp_path / "other", tmp_path / "tune"
     for i in range(2):
         save_image(make_photo(48, 64, seed=i), data / f"{i}.png")
+    for i in range(3):
+        save_image(make_photo(80, 96, seed=20 + i), other / f"{i}.png")
     save_image(make_photo(48, 64, seed=9), tune / "t.png")
     out = tmp_path / "out"
-    results = benchmark.main(["--data", str(data), "--tune-data", str(tune), "--tune-images", "1", "--tasks", "thin", "noise25",
-                              "--bm3d-limit", "1", "--latency", "512", "--repeats", "1", "--checkpoint", str(tiny_checkpoint),
-                              "--out", str(out)])
-    methods = {(r["task"], r["method"]) for r in results["tasks"]}
+    argv = ["--data", str(data), f"{other}[1:3]", "--tune-data", str(tune), "--tune-images", "1",
+            "--tasks", "thin", "noise25", "camera_high", "--bm3d-limit", "1", "--bm3d-crop", "64", "--latency", "512",
+            "--repeats", "1", "--checkpoint", str(tiny_checkpoint), "--out", str(out)]
+    results = benchmark.main(argv)
+    assert [(s["name"], s["images"]) for s in results["sets"]] == [("data", 2), ("other", 2)]
+    first = results["sets"][0]["tasks"]
+    methods = {(r["task"], r["method"]) for r in first}
     assert {("thin", "aeapp"), ("thin", "OpenCV Telea"), ("thin", "OpenCV Navier-Stokes"), ("thin", "scikit-image biharmonic"),
-            ("noise25", "aeapp"), ("noise25", "OpenCV NLM"), ("noise25", "scikit-image TV"), ("noise25", "BM3D")} == methods
+            ("noise25", "aeapp"), ("noise25", "OpenCV NLM"), ("noise25", "scikit-image TV"), ("noise25", "BM3D"),
+            ("camera_high", "aeapp"), ("camera_high", "OpenCV NLM"), ("camera_high", "scikit-image TV"),
+            ("camera_high", "BM3D")} == methods
     assert {m for _, m in methods} - {"aeapp"} == set(benchmark.PEERS)  # the names --skip accepts
-    bm3d = next(r for r in results["tasks"] if r["method"] == "BM3D")
-    assert bm3d["images"] == 1 and "aeapp_psnr_same_images" in bm3d and bm3d["aeapp_seconds_same_images"] > 0
-    thin = next(r for r in results["tasks"] if r == results["tasks"][0])
+    assert results["tuned"]["camera_high"]["sigma"] > 0  # measured from the noise, not given
+    bm3d = next(r for r in results["sets"][1]["tasks"] if r["method"] == "BM3D")
+    assert bm3d["images"] == 1 and bm3d["crop"] == 64 and bm3d["aeapp_seconds_same_images"] > 0
+    # On the crop, not on the whole 80x96 image: the megapixels say which.
+    assert bm3d["megapixels_per_second"] * bm3d["seconds_median"] == pytest.approx(64 * 64 / 1e6, rel=1e-6)
+    thin = first[0]
     assert "psnr_holes" in thin and thin["megapixels_per_second"] > 0
-    assert json.loads((out / "results.json").read_text())["images"] == 2
+    assert json.loads((out / "results.json").read_text())["sets"][1]["data"] == f"{other}[1:3]"
     md = (out / "results.md").read_text()
-    assert "| thin | **aeapp** |" in md
-    best_thin = max((r for r in results["tasks"] if r["task"] == "thin" and r["method"] != "aeapp"), key=lambda r: r["psnr_holes"])
+    assert "| thin | **aeapp** |" in md and "### other (2 images" in md
+    best_thin = max((r for r in first if r["task"] == "thin" and r["method"] != "aeapp"), key=lambda r: r["psnr_holes"])
     assert f"| thin | {thin['psnr_holes']:.2f} | {best_thin['method']} {best_thin['psnr_holes']:.2f} |" in md
-    assert "| noise25 (first 1 images) |" in md
+    assert "| noise25, BM3D's images |" in md and "centre crops of at most 64x64" in md
     assert (out / "quality_vs_time.png").stat().st_size > 10_000
     assert results["latency"][0]["size"] == "512" and benchmark.peak_of(results["latency"][0]) > 0
+
+    # A rerun on the same inputs takes BM3D's scores from the cache: BM3D is not called.
+    cached = json.loads((out / "bm3d_scores.json").read_text())
+    assert len(cached) == 4  # 2 sets x 2 noise tasks x 1 image
+    monkeypatch.setattr(benchmark, "run_bm3d", lambda *a: pytest.fail("BM3D ran again"))
+    again = benchmark.main(argv[:argv.index("--tasks") + 1] + ["noise25", "--bm3d-limit", "1", "--bm3d-crop", "64",
+                                                                 "--latency", "512", "--repeats", "1",
+                                                                 "--checkpoint", str(tiny_checkpoint), "--out", str(out)])
+    rerun = next(r for r in again["sets"][1]["tasks"] if r["method"] == "BM3D")
+    first_run = next(r for r in results["sets"][1]["tasks"] if r["method"] == "BM3D" and r["task"] == "noise25")
+    assert rerun["psnr"] == first_run["psnr"]
+
+
+def test_margins_put_the_sets_side_by_side():
+    def rows(ours, peer, bm3d):
+        return [{"task": "noise15", "method": "aeapp", "psnr": ours, "seconds_median": 0.1},
+                {"task": "noise15", "method": "OpenCV NLM", "psnr": peer, "seconds_median": 0.2},
+                {"task": "noise15", "method": "BM3D", "images": 10, "crop": 512, "psnr": bm3d, "seconds_median": 20.0,
+                 "aeapp_psnr_same_images": ours + 0.1, "aeapp_seconds_same_images": 0.1}]
+    results = {"sets": [{"name": "CBSD68", "tasks": rows(33.0, 30.0, 32.5)}, {"name": "Urban100", "tasks": rows(32.0, 29.5, 32.4)}]}
+    table = benchmark.margins(results)
+    assert table[0] == "| task | CBSD68: aeapp | best other | margin | Urban100: aeapp | best other | margin |"
+    assert "| noise15 | 33.00 | OpenCV NLM 30.00 | +3.00 dB | 32.00 | OpenCV NLM 29.50 | +2.50 dB |" in table
+    assert "| noise15, BM3D's images | 33.10 | BM3D 32.50 | +0.60 dB, 200x faster | 32.10 | BM3D 32.40 | -0.30 dB, 200x faster |" in table
 
 
 def test_skip_refuses_a_name_that_is_not_a_peer(tmp_path, capsys):
@@ -109,27 +143,32 @@ def test_published_tables_are_the_shipped_checkpoints_benchmark():
 def test_plot_with_denoising_tasks_only(tmp_path):
     rows = [{"task": "noise15", "method": m, "images": n, "psnr": p, "ssim": 0.9, "seconds_median": s}
             for m, n, p, s in (("aeapp", 4, 33.0, 0.07), ("BM3D", 2, 33.2, 11.0))]
-    results = {"tasks": rows, "images": 4, "data": "CBSD68", "machine": "test"}
+    rows[1]["crop"] = 512
+    results = {"sets": [{"name": "CBSD68", "images": 4, "tasks": rows}], "machine": "test"}
     benchmark.plot(results, tmp_path / "plot.png")
     assert (tmp_path / "plot.png").stat().st_size > 5_000
 
 
-def test_compare_script_pairs_two_checkpoints_and_applies_the_fill_rule(tmp_path, tiny_checkpoint):
+def test_compare_script_pairs_two_checkpoints_on_every_set(tmp_path, tiny_checkpoint):
     from aeapp import checkpoint
     from bench import compare
 
     from .conftest import make_tiny_model
 
     data = tmp_path / "data"
-    for i in range(2):
+    for i in range(3):
         save_image(make_photo(48, 64, seed=9 + i), data / f"{i}.png")
     other = checkpoint.save(tmp_path / "other.safetensors", {"fill": make_tiny_model(5), "restore": make_tiny_model(1)})
-    same = compare.main([str(tiny_checkpoint), str(tiny_checkpoint), "--data", str(data), "--images", "2"])
-    assert all(same[t]["diff"] == 0 and same[t]["se"] == 0 for t in ("thick", "boxes", "noise25"))
-    assert not same["rule"]["ships"]  # no gain in boxes: nothing to ship
+    same = compare.main([str(tiny_checkpoint), str(tiny_checkpoint), "--data", str(data), f"{data}[1:3]", "--images", "2"])
+    assert list(same["sets"]) == ["data", f"{data}[1:3]"]  # two slices of one folder, each scored
+    scored = same["sets"][f"{data}[1:3]"]
+    assert all(scored[t]["diff"] == 0 and scored[t]["se"] == 0 for t in ("thick", "boxes", "noise25", "camera_high"))
+    assert not same["fill"]["ships"] and not same["restore"]["ships"]  # no gain: nothing to ship
     changed = compare.main([str(tiny_checkpoint), str(other), "--data", str(data), "--images", "2"])
-    assert changed["boxes"]["diff"] != 0  # another fill network: other holes' fills
-    assert changed["noise25"]["diff"] == 0  # the same restore network: the same denoising
+    assert changed["sets"]["data"]["boxes"]["diff"] != 0  # another fill network: other holes' fills
+    assert changed["sets"]["data"]["noise25"]["diff"] == 0  # the same restore network: the same denoising
+    only_restore = compare.main([str(tiny_checkpoint), str(other), "--data", str(data), "--images", "1", "--networks", "restore"])
+    assert "fill" not in only_restore and "thin" not in only_restore["sets"]["data"]
 
 
 @pytest.mark.parametrize("diffs, ships", [
@@ -142,6 +181,28 @@ def test_fill_rule_needs_boxes_and_the_mean_to_gain_and_no_kind_to_lose_beyond_t
     from bench.compare import fill_rule
 
     assert fill_rule({k: {"diff": d, "se": 0.02} for k, d in diffs.items()})["ships"] is ships
+
+
+@pytest.mark.parametrize("diffs, ships", [
+    ((0.02, 0.01, 0.0, 0.5, 0.8), True),
+    ((-0.08, -0.05, 0.0, 0.5, 0.8), True),  # a small cost on Gaussian noise for a gain on a camera's
+    ((-0.15, 0.0, 0.0, 0.5, 0.8), False),  # sigma 15: beyond the tolerance
+    ((0.01, 0.01, 0.01, -0.05, -0.05), False),  # the mean loses
+])
+def test_restore_rule_needs_the_mean_to_gain_and_no_task_to_lose_beyond_the_tolerance(diffs, ships):
+    from bench.compare import NOISE_TASKS, restore_rule
+
+    assert restore_rule({t: {"diff": d, "se": 0.001} for t, d in zip(NOISE_TASKS, diffs)})["ships"] is ships
+
+
+def test_a_network_ships_only_where_it_passes_on_every_set(capsys):
+    from bench.compare import NOISE_TASKS, verdict
+
+    gains = {t: {"diff": 0.05, "se": 0.01} for t in NOISE_TASKS}
+    loses = {t: {"diff": -0.2, "se": 0.01} for t in NOISE_TASKS}
+    assert verdict("restore", {"CBSD432": gains, "Urban100": gains})["ships"]
+    assert not verdict("restore", {"CBSD432": gains, "Urban100": loses})["ships"]
+    assert "restore: ships False (fails on Urban100)" in capsys.readouterr().out
 
 
 def test_latency_mask_is_a_box_of_a_quarter_of_the_height_by_a_third_of_the_width():

@@ -216,3 +216,15 @@ def test_messages_call_the_image_by_the_name_given(tmp_path):
     bad.write_text("not an image")
     with pytest.raises(ValueError, match="^upload.png is not an image"):
         image_io.read_image(bad, name="upload.png")
+
+
+def test_an_image_set_is_a_folder_or_a_slice_of_its_sorted_images(tmp_path):
+    for name in ("c.png", "a.png", "b.png"):
+        (tmp_path / "set" / name).parent.mkdir(exist_ok=True)
+        image_io.save_image(np.zeros((4, 4, 3), np.float32), tmp_path / "set" / name)
+    folder = tmp_path / "set"
+    assert [p.name for p in image_io.list_image_set(folder)] == ["a.png", "b.png", "c.png"]
+    assert [p.name for p in image_io.list_image_set(f"{folder}[1:3]")] == ["b.png", "c.png"]
+    assert [p.name for p in image_io.list_image_set(f"{folder}[:1]")] == ["a.png"]
+    assert image_io.image_set_name(f"{folder}[1:3]") == "set"
+    assert image_io.list_image_set(f"{folder}[5:9]") == []

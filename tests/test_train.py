@@ -61,7 +61,7 @@ def test_short_run_saves_loadable_checkpoints_and_resumes(data, tmp_path):
     assert set(result["validation"]) == {"psnr_thin", "psnr_thick", "psnr_boxes", "psnr_scratches", "score"}
     for name in ("config.json", "state.pt", "last.safetensors", "best.safetensors"):
         assert (out / name).exists(), name
-    assert len(list((out / "val").glob("*.input.png"))) == 8  # 2 images x 4 hole kinds
+    assert len(list((out / "val" / "val").glob("*.input.png"))) == 8  # 2 images x 4 hole kinds, in the set's folder
     assert any((out / "tb").iterdir())
     models, info = checkpoint.load(out / "last.safetensors")
     assert models["fill"].config.widths == (8, 16) and info["steps"] == 4 and info["command"].endswith("--demo")
@@ -82,6 +82,25 @@ def test_restore_task_trains_the_denoiser(data, tmp_path):
     assert set(result["validation"]) == {"psnr_noise15", "psnr_noise25", "psnr_noise50", "score"}
     models, info = checkpoint.load(tmp_path / "r" / "last.safetensors")
     assert set(models) == {"restore"} and info["task"] == "restore"
+
+
+def test_restore_with_a_noise_level_input_and_camera_like_noise_validates_on_every_set(data, tmp_path):
+    other = tmp_path / "elsewhere"
+    for i in range(3):
+        save_image(make_photo(44, 52, seed=30 + i), other / f"{i}.png")
+    argv = _args(data, tmp_path / "r", 2, ["--model-noise-level-input", "--realistic-noise-prob", "1"], task="restore")
+    argv[argv.index("--val-data") + 1 : argv.index("--val-data") + 2] = [str(data[1]), f"{other}[1:3]"]
+    result = train(parse_args(argv))
+    assert set(result["validation"]) == {f"psnr_noise{s}{suffix}" for s in (15, 25, 50) for suffix in ("", "_elsewhere")} | {"score"}
+    assert result["validation"]["score"] == pytest.approx(np.mean([v for k, v in result["validation"].items() if k != "score"]))
+    assert len(list((tmp_path / "r" / "val" / "elsewhere").glob("*.input.png"))) == 6  # 2 images x 3 noise levels
+    models, info = checkpoint.load(tmp_path / "r" / "last.safetensors")
+    assert models["restore"].config.noise_level_input and info["val_data"] == [str(data[1]), f"{other}[1:3]"]
+
+
+def test_a_noise_level_input_is_for_the_restore_network_only():
+    with pytest.raises(SystemExit):
+        parse_args(["--task", "fill", "--model-noise-level-input"])
 
 
 def test_sample_weights_weight_the_loss_per_sample():

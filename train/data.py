@@ -18,17 +18,19 @@ from torch.utils.data import IterableDataset, get_worker_info
 from aeapp import damage, image_io
 from aeapp.config import TrainConfig
 from aeapp.prefill import prefill
+from aeapp.realistic_noise import realistic_degradation
 
 # Validation kinds per network: hole masks for "fill", noise levels for "restore".
 VAL_KINDS = {"fill": damage.MASK_KINDS, "restore": tuple(damage.NOISE_LEVELS)}
 
 
 def load_folder(folder: str | Path, min_side: int = 0, limit: int | None = None) -> list[np.ndarray]:
-    """Decode every readable image under `folder` (recursively) as uint8 HxWx3.
+    """Decode every readable image under `folder` (recursively; or "FOLDER[start:stop]", a
+    slice of them) as uint8 HxWx3.
 
     Files that cannot be decoded, or are smaller than `min_side`, are skipped with a warning.
     """
-    paths = image_io.list_images(folder)
+    paths = image_io.list_image_set(folder)
     images = []
     for path in paths[:limit] if limit else paths:
         try:
@@ -49,11 +51,14 @@ def damage_sample(clean: np.ndarray, rng: np.random.Generator, cfg: TrainConfig,
     """Damage one float32 HxWx3 crop for the network being trained; returns (input, mask).
 
     fill: a hole mask from the mixture, the known pixels noisy in `p_noisy_context` of
-    samples, the holes pre-filled as the engine does on a first pass. restore: Gaussian
-    noise of a sigma drawn from [0, max_sigma], no holes.
+    samples, the holes pre-filled as the engine does on a first pass. restore: a camera-like
+    degradation in `realistic_noise_prob` of samples, else Gaussian noise of a sigma drawn
+    from [0, max_sigma]; no holes.
     """
     h, w = clean.shape[:2]
     if cfg.task == "restore":
+        if cfg.realistic_noise_prob and rng.random() < cfg.realistic_noise_prob:
+            return realistic_degradation(clean, rng, cfg.max_sigma), np.zeros((h, w), bool)
         return damage.add_gaussian_noise(clean, rng.uniform(0.0, cfg.max_sigma), rng), np.zeros((h, w), bool)
     image = clean
     if rng.random() < cfg.p_noisy_context:
@@ -118,26 +123,30 @@ class DamagedCrops(IterableDataset):
         return nchw(clean), nchw(damaged), mask_t
 
 
-def make_validation_set(folder: str | Path, out_dir: Path, count: int, seed: int, kinds: tuple[str, ...]) -> list[dict]:
-    """The fixed validation set: the first `count` images of `folder`, each damaged once per
-    kind with a seed derived from (seed, image, kind).
+def make_validation_set(sets, out_dir: Path, count: int, seed: int, kinds: tuple[str, ...]) -> list[dict]:
+    """The fixed validation set: the first `count` images of each set in `sets` (folders, or
+    "FOLDER[start:stop]" slices of one), each damaged once per kind with a seed derived from
+    (seed, image, kind). Each sample records its set's name ("set") and kind.
 
-    The damaged images and masks are written to `out_dir` (PNG) the first time, so anyone can
-    look at them, and read back from there on later runs and resumes.
+    The damaged images and masks are written to `out_dir`/<set> (PNG) the first time, so anyone
+    can look at them, and read back from there on later runs and resumes.
     """
-    out_dir = Path(out_dir)
-    images = load_folder(folder, limit=count)
-    samples = []
-    for i, img in enumerate(images):
-        clean = img.astype(np.float32) / 255.0
-        for kind in kinds:
-            stem = out_dir / f"{i:03d}_{kind}"
-            if (stem.with_suffix(".input.png")).exists():
-                damaged = image_io.load_image(stem.with_suffix(".input.png"))
-                mask = image_io.load_image(stem.with_suffix(".mask.png"))[..., 0] > 0.5
-            else:
-                damaged, mask = damage.scored_damage(clean, kind, seed, i)
-                image_io.save_image(damaged, stem.with_suffix(".input.png"))
-                image_io.save_image(mask, stem.with_suffix(".mask.png"))
-            samples.append({"kind": kind, "clean": clean, "input": damaged, "mask": mask})
+    samples, names = [], []
+    for spec in [sets] if isinstance(sets, (str, Path)) else sets:
+        name = image_io.image_set_name(spec)
+        name = f"{name}{len(names)}" if name in names else name  # two slices of one folder
+        names.append(name)
+        folder = Path(out_dir) / name
+        for i, path in enumerate(image_io.list_image_set(spec)[:count]):
+            clean = image_io.to_uint8(image_io.load_image(path)).astype(np.float32) / 255.0
+            for kind in kinds:
+                stem = folder / f"{i:03d}_{kind}"
+                if (stem.with_suffix(".input.png")).exists():
+                    damaged = image_io.load_image(stem.with_suffix(".input.png"))
+                    mask = image_io.load_image(stem.with_suffix(".mask.png"))[..., 0] > 0.5
+                else:
+                    damaged, mask = damage.scored_damage(clean, kind, seed, i)
+                    image_io.save_image(damaged, stem.with_suffix(".input.png"))
+                    image_io.save_image(mask, stem.with_suffix(".mask.png"))
+                samples.append({"set": name, "kind": kind, "clean": clean, "input": damaged, "mask": mask})
     return samples

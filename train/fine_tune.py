@@ -25,7 +25,8 @@ def init_weights(cfg: TrainConfig, model: ConvAutoencoder, ema: ConvAutoencoder)
     if source is None:
         raise SystemExit(f"--init-from {cfg.init_from} has no {cfg.task!r} network (it has {', '.join(networks)})")
     # The differences allowed grow the network and start from the source's output: a
-    # refinement head added or widened, and global blocks appended after the source's.
+    # refinement head added or widened, global blocks appended after the source's, and a
+    # restore network's fourth channel turned from the (empty) mask to the noise level.
     own = model.state_dict()
     loaded = {k: _widened(v, own[k]) if k.startswith("refine.") and k in own else v
               for k, v in source.state_dict().items()}
@@ -43,6 +44,11 @@ def init_weights(cfg: TrainConfig, model: ConvAutoencoder, ema: ConvAutoencoder)
     with torch.no_grad():  # an appended block adds nothing until it learns
         for i in added:
             model.global_blocks[i].fuse.weight.zero_()
+        if model.config.noise_level_input and not source.config.noise_level_input:
+            # The source only ever saw an empty mask in this channel, so its weights there are
+            # untrained: zeroed, the network starts as the source and learns to read the level.
+            r = model.config.unshuffle
+            model.stem.weight[:, 3 * r * r:].zero_()
     ema.load_state_dict(model.state_dict())
     return lineage(cfg.init_from, cfg.task)
 

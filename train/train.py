@@ -136,20 +136,24 @@ def from_rank0(value: int, device) -> int:
 
 
 def psnr_by_kind(engine: Engine, samples: list[dict]) -> dict[str, float]:
-    """Mean PSNR per validation kind of the engine's repairs: inside the holes for hole
-    kinds, over the whole image for noise."""
+    """Mean PSNR per validation set and kind of the engine's repairs (inside the holes for
+    hole kinds, over the whole image for noise), keyed "psnr_<kind>" for the first set and
+    "psnr_<kind>_<set>" for the others."""
+    first = samples[0].get("set") if samples else None
     per_kind: dict[str, list[float]] = {}
     for s in samples:
+        key = f"psnr_{s['kind']}" + ("" if s.get("set") == first else f"_{s['set']}")
         out = engine.repair(s["input"], s["mask"])
-        per_kind.setdefault(s["kind"], []).append(metrics.psnr(s["clean"], out, s["mask"] if s["mask"].any() else None))
+        per_kind.setdefault(key, []).append(metrics.psnr(s["clean"], out, s["mask"] if s["mask"].any() else None))
     return {k: float(np.mean(v)) for k, v in per_kind.items()}
 
 
 def validate(model: ConvAutoencoder, task: str, samples: list[dict], device) -> dict[str, float]:
-    """PSNR per validation kind, through the same Engine users call, on one view (the
-    network's own figure, not the self-ensemble's). `score` is their mean."""
+    """PSNR per validation set and kind, through the same Engine users call, on one view (the
+    network's own figure, not the self-ensemble's). `score` is their mean: every set counts
+    alike, so a gain on one set bought with a loss on another does not raise it."""
     engine = Engine({task: model}, device, torch.float32, restore_views=1)
-    result = {f"psnr_{k}": v for k, v in psnr_by_kind(engine, samples).items()}
+    result = psnr_by_kind(engine, samples)
     result["score"] = float(np.mean(list(result.values())))
     return result
 
@@ -329,7 +333,7 @@ def record(run: Run, val: dict) -> dict:
     cfg = run.cfg
     return {
         "task": cfg.task, "command": run.command, "commit": run.commit, "data": str(cfg.data),
-        "training_images": len(run.images), "val_data": str(cfg.val_data), "seed": cfg.seed, "steps": run.step,
+        "training_images": len(run.images), "val_data": list(cfg.val_data), "seed": cfg.seed, "steps": run.step,
         "minutes": round(run.elapsed / 60, 1), "world_size": run.world, "device": str(run.dev), "torch": torch.__version__,
         "train_config": cfg.to_dict(), "validation": val,
         **({"init_from": {"path": cfg.init_from, **run.source_info}} if run.source_info else {}),
