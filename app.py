@@ -129,7 +129,7 @@ def damage_image(editor_value, kind: str, sigma: float, seed: int, state: dict |
     base = original if original is not None else rgb
     damaged, mask = damage.apply_damage(base, kind, np.random.default_rng(int(seed)), sigma=float(sigma))
     shown = image_io.to_uint8(damaged)
-    what = f"Gaussian noise, sigma {sigma:g}" if kind == "noise" else f"{kind} holes ({mask.mean():.1%} of the image)"
+    what = damage.describe(kind, sigma, mask)
     gr.Info(f"Damaged with {what}. Press Repair to restore it; the original is kept for scoring.", duration=5)
     return studio.editor_value(shown, mask, _png), {"original": image_io.to_uint8(base), "shown": shown}, _png(mask, "mask", 6)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from . import heap
 from .config import DEVICE_CHOICES, DTYPE_CHOICES, VARY_STRENGTH
 
-DAMAGE_KINDS = ("thin", "thick", "boxes", "scratches", "noise")  # aeapp.damage.KINDS, without importing numpy for --help
+DAMAGE_KINDS = ("thin", "thick", "boxes", "scratches", "noise", "camera")  # aeapp.damage.KINDS, without importing numpy for --help
 
 EXIT_FAILED_FILES = 1
 EXIT_USAGE = 2
@@ -386,7 +386,7 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("damage", help="write a synthetically damaged copy and its mask")
     d.add_argument("input", metavar="IMAGE_OR_DIR", help="an image or a folder of images")
     d.add_argument("-o", "--output", required=True, metavar="OUT_DIR", help="folder for <stem>_damaged.png and <stem>_mask.png")
-    d.add_argument("--kind", required=True, choices=DAMAGE_KINDS, help="the damage: hole kinds or Gaussian noise")
+    d.add_argument("--kind", required=True, choices=DAMAGE_KINDS, help="the damage: hole kinds, Gaussian noise or a camera's noise")
     d.add_argument("--sigma", type=float, default=25.0, help="noise sigma on the 0..255 scale (kind noise)")
     d.add_argument("--seed", type=int, default=0, help="the damage's seed (default 0)")
     d.set_defaults(func=cmd_damage)

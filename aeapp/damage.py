@@ -21,7 +21,8 @@ from .realistic_noise import CAMERA_LEVELS, camera_noise
 
 # The hole kinds, in the order training's --mask-weights, validation and the benchmark use.
 MASK_KINDS = ("thin", "thick", "boxes", "scratches")
-KINDS = MASK_KINDS + ("noise",)
+# What the app, the CLI and the API offer: hole kinds, Gaussian noise, a camera's noise.
+KINDS = MASK_KINDS + ("noise", "camera")
 # The noise levels (sigma on the 0..255 scale) that validation and the benchmark score.
 NOISE_LEVELS = {"noise15": 15.0, "noise25": 25.0, "noise50": 50.0}
 
@@ -178,15 +179,27 @@ def apply_damage(
     """Damage a float32 HxWx3 [0,1] image; returns (damaged image, bool HxW mask).
 
     For mask kinds the holes are painted black in the damaged image (what a user sees) and
-    the mask marks them; for "noise" the mask is empty and the whole image is noisy.
+    the mask marks them; for "noise" (Gaussian, `sigma`) and "camera" (a phone's noise in
+    dim light, `realistic_noise.camera_noise`) the mask is empty and the whole image is noisy.
     """
     h, w = image.shape[:2]
     if kind == "noise":
         return add_gaussian_noise(image, sigma, rng), np.zeros((h, w), bool)
+    if kind == "camera":
+        return camera_noise(image, rng, "camera_high"), np.zeros((h, w), bool)
     mask = make_mask(kind, h, w, rng, scale)
     damaged = image.astype(np.float32).copy()
     damaged[mask] = 0.0
     return damaged, mask
+
+
+def describe(kind: str, sigma: float, mask: np.ndarray) -> str:
+    """What `apply_damage` did, in words for a message."""
+    if kind == "noise":
+        return f"Gaussian noise, sigma {sigma:g}"
+    if kind == "camera":
+        return "a simulated camera's noise (dim light, JPEG)"
+    return f"{kind} holes ({mask.mean():.1%} of the image)"
 
 
 # Every task that validation and the benchmark score: the hole kinds, the Gaussian noise

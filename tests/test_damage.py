@@ -86,3 +86,15 @@ def test_the_cli_offers_the_damage_kinds_there_are():
     from aeapp import cli
 
     assert cli.DAMAGE_KINDS == damage.KINDS
+
+
+def test_camera_damage_is_seeded_whole_image_noise_and_described():
+    clean = np.full((32, 40, 3), 0.5, np.float32)
+    a, mask = damage.apply_damage(clean, "camera", np.random.default_rng(3))
+    b, _ = damage.apply_damage(clean, "camera", np.random.default_rng(3))
+    assert np.array_equal(a, b) and not mask.any() and (a - clean).std() > 0.02
+    assert damage.describe("camera", 25, mask).startswith("a simulated camera's noise")
+    assert damage.describe("noise", 25, mask) == "Gaussian noise, sigma 25"
+    holes = np.zeros((10, 10), bool)
+    holes[:5] = True
+    assert damage.describe("boxes", 25, holes) == "boxes holes (50.0% of the image)"
