@@ -197,7 +197,7 @@ class Engine:
         model = self.network(name)
         x, size = pad_to_multiple(self._to_tensor(image), model.config.stride)
         m, _ = pad_to_multiple(self._to_tensor(mask.astype(np.float32)), model.config.stride)
-        latent = model.encode(x, m, None if noise_level is None else torch.tensor([noise_level]))
+        latent = model.encode(x, m) if noise_level is None else model.encode(x, m, torch.tensor([noise_level]))
         latent.size = size
         latent.network = name
         return latent

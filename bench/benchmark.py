@@ -13,8 +13,7 @@ aeapp and every peer run on exactly those inputs:
   inpainting  OpenCV Telea, OpenCV Navier-Stokes, scikit-image biharmonic
   denoising   OpenCV non-local means and scikit-image TV (strength tuned per task on a
               few images of --tune-data, never the test images), BM3D given the true sigma
-              (for camera noise, the standard deviation of the image's own noise). BM3D is
-              slow: it runs on the --bm3d-crop centre crops of the first --bm3d-limit images
+              (Gaussian noise only; a camera's noise has none). BM3D is slow: it runs on the --bm3d-crop centre crops of the first --bm3d-limit images
               of each set, aeapp on the same crops beside it (timed, median of three, for
               the speed ratio), and its scores are kept in OUT/bm3d_scores.json, so a rerun
               on the same inputs reuses them (their seconds are those of the first run)
@@ -88,7 +87,8 @@ class Row:
 
 
 def noise_sigma(task: str, clean: np.ndarray, noisy: np.ndarray) -> float:
-    """The noise's sigma (0..255 scale): the task's for Gaussian noise, else measured."""
+    """The noise's sigma (0..255 scale), around which the peers' strengths are tuned: the
+    task's for Gaussian noise, else measured."""
     return damage.NOISE_LEVELS.get(task) or float((noisy - clean).std() * 255.0)
 
 
@@ -139,7 +139,7 @@ def methods_for(task: str, engine, tuned: dict, bm3d_limit: int, skip: set[str])
             Method("OpenCV NLM", lambda x, m: peers.denoise_nlm(x, h=t["nlm_h"])),
             Method("scikit-image TV", lambda x, m: denoise_tv_chambolle(x, weight=t["tv_weight"], channel_axis=-1).astype(np.float32)),
         ]
-        if bm3d_limit > 0:
+        if bm3d_limit > 0 and task in damage.NOISE_LEVELS:  # BM3D needs the true sigma: Gaussian noise only
             methods.append(Method("BM3D", None, bm3d_limit))
     return [m for m in methods if m.name not in skip]
 
@@ -150,10 +150,10 @@ def centre_crop(array: np.ndarray, side: int) -> np.ndarray:
     return array[y : y + side, x : x + side]
 
 
-def run_bm3d(clean: np.ndarray, noisy: np.ndarray, task: str) -> np.ndarray:
+def run_bm3d(noisy: np.ndarray, task: str) -> np.ndarray:
     import bm3d
 
-    return np.clip(bm3d.bm3d_rgb(noisy, noise_sigma(task, clean, noisy) / 255.0), 0, 1).astype(np.float32)
+    return np.clip(bm3d.bm3d_rgb(noisy, damage.NOISE_LEVELS[task] / 255.0), 0, 1).astype(np.float32)
 
 
 def run_task(task, image_set, engine, tuned, args, log, cache: dict) -> list[dict]:
@@ -198,7 +198,7 @@ def slow_method(task, image_set, inputs, engine, args, log, cache: dict) -> dict
         key = f"{image_set['name']} {i} {image_set['names'][i]} {task} seed {args.seed} crop {args.bm3d_crop}"
         if key not in cache:
             t = time.perf_counter()
-            out = run_bm3d(clean, noisy, task)
+            out = run_bm3d(noisy, task)
             cache[key] = {"seconds": time.perf_counter() - t, **quality(clean, out)}
         q = cache[key]
         row.psnr.append(q["psnr"])

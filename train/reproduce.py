@@ -48,8 +48,8 @@ def steps_done(run: Path) -> int:
     return int(checkpoint.read_metadata(last)[1].get("steps", 0)) if last.exists() else 0
 
 
-def stage_argv(recipe: dict, stage: dict, out: Path, data: str, val_data: str, steps: int, extra: list[str]) -> list[str]:
-    argv = [*recipe["common"][stage["network"]], *stage["args"], "--data", data, "--val-data", val_data,
+def stage_argv(recipe: dict, stage: dict, out: Path, data: str, val_data: list[str], steps: int, extra: list[str]) -> list[str]:
+    argv = [*recipe["common"][stage["network"]], *stage["args"], "--data", data, "--val-data", *val_data,
             "--out", str(out / stage["name"]), "--steps", str(steps), "--minutes", "0"]
     if stage.get("init"):
         argv += ["--init-from", str(out / stage["init"] / "last.safetensors")]
@@ -62,7 +62,7 @@ def main(argv=None) -> Path:
     p.add_argument("--out", type=Path, default=Path("runs/reproduce"), help="folder of the stages' runs and the packed file")
     p.add_argument("--recipe", type=Path, default=RECIPE, help="the stages file (default: train/recipe.toml)")
     p.add_argument("--data", help="training images (default: the recipe's)")
-    p.add_argument("--val-data", help="validation images (default: the recipe's)")
+    p.add_argument("--val-data", nargs="+", help="validation sets (default: the recipe's)")
     p.add_argument("--steps", type=int, default=0, help="cap every stage at this many steps (0: the recipe's; for a rehearsal)")
     p.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
     raw = sys.argv[1:] if argv is None else list(argv)
@@ -70,6 +70,7 @@ def main(argv=None) -> Path:
     args = p.parse_args(raw[: raw.index("--")] if "--" in raw else raw)
     recipe = load_recipe(args.recipe)
     data, val_data = args.data or recipe["data"], args.val_data or recipe["val_data"]
+    val_data = [val_data] if isinstance(val_data, str) else list(val_data)
 
     from train import ship, train
 
