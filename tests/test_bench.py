@@ -1,6 +1,7 @@
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -247,3 +248,15 @@ def test_session_memory_script_reports_what_sessions_hold():
     result = session_memory.main(["--sessions", "2", "--megapixels", "0.05"])
     assert len(result["rss_after_each_mib"]) == 2 and result["rss_start_mib"] > 0
     assert 0 < result["state_arrays_mib"] < 1  # uint8 images and bool masks of 0.05 MP
+
+
+def test_noisy_photos_figure_restores_camera_noise_with_both_checkpoints(tmp_path, tiny_checkpoint):
+    from bench import noisy_photos_figure
+
+    photo = tmp_path / "p.png"
+    save_image(make_photo(48, 64, seed=3), photo)
+    out = tmp_path / "fig.png"
+    scores = noisy_photos_figure.main(["--before", str(tiny_checkpoint), "--after", str(tiny_checkpoint), "--photos", str(photo),
+                                       "--crop", "40", "--out", str(out)])
+    assert [s["photo"] for s in scores] == ["p.png"] and scores[0]["before"] == scores[0]["after"]  # one network, one output
+    assert cv2.imread(str(out)).shape == (40, 160, 3)  # noisy, before, after, original
