@@ -37,6 +37,8 @@ def main(argv=None) -> list[dict]:
     p.add_argument("--level", default="camera_high")
     p.add_argument("--crop", type=int, default=320)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--labels", nargs=2, default=["Gaussian-trained", "aeapp"], metavar=("BEFORE", "AFTER"),
+                   help="the two restorations' captions")
     p.add_argument("--out", default=str(ROOT / "docs" / "camera_noise_example.png"))
     args = p.parse_args(argv)
     before, after = get_engine(args.before), get_engine(args.after)
@@ -48,8 +50,8 @@ def main(argv=None) -> list[dict]:
         q = {name: quality(clean, x)["psnr"] for name, x in (("noisy", noisy), ("before", old), ("after", new))}
         scores.append({"photo": Path(path).name, **q})
         print(f"{Path(path).name}: noisy {q['noisy']:.2f} dB, before {q['before']:.2f} dB, after {q['after']:.2f} dB")
-        rows.append([caption(noisy, f"camera noise {q['noisy']:.2f} dB"), caption(old, f"Gaussian-trained {q['before']:.2f} dB"),
-                     caption(new, f"aeapp {q['after']:.2f} dB"), caption(clean, "original")])
+        rows.append([caption(noisy, f"camera noise {q['noisy']:.2f} dB"), caption(old, f"{args.labels[0]} {q['before']:.2f} dB"),
+                     caption(new, f"{args.labels[1]} {q['after']:.2f} dB"), caption(clean, "original")])
     figure = np.concatenate([np.concatenate(r, axis=1) for r in rows], axis=0)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(args.out, cv2.cvtColor(figure, cv2.COLOR_RGB2BGR))
