@@ -205,7 +205,8 @@ def describe(kind: str, sigma: float, mask: np.ndarray) -> str:
 # Every task that validation and the benchmark score: the hole kinds, the Gaussian noise
 # levels, then a simulated camera's noise (aeapp/realistic_noise.py), which training never draws.
 CAMERA_TASKS = tuple(CAMERA_LEVELS)
-SCORED_TASKS = MASK_KINDS + tuple(NOISE_LEVELS) + CAMERA_TASKS
+NOISE_TASKS = tuple(NOISE_LEVELS) + CAMERA_TASKS  # the scored tasks of the restore network
+SCORED_TASKS = MASK_KINDS + NOISE_TASKS
 
 
 def scored_damage(clean: np.ndarray, task: str, seed: int, image_index: int) -> tuple[np.ndarray, np.ndarray]:

@@ -31,7 +31,7 @@ from aeapp.engine import Engine
 from bench.common import damaged_inputs, hole_samples
 
 KINDS = damage.MASK_KINDS
-NOISE_TASKS = tuple(damage.NOISE_LEVELS) + damage.CAMERA_TASKS
+NOISE_TASKS = damage.NOISE_TASKS
 NETWORK_TASKS = {"fill": KINDS, "restore": NOISE_TASKS}
 RESTORE_TOLERANCE_DB = 0.1
 
