@@ -15,7 +15,7 @@ def test_recipe_chains_each_network_from_its_own_earlier_stages():
     names = [s["name"] for s in recipe["stage"]]
     assert {s["network"] for s in recipe["stage"]} == {"fill", "restore"}
     assert all(names.index(s["init"]) < names.index(s["name"]) for s in recipe["stage"] if s.get("init"))
-    assert recipe["ship"] == {**recipe["ship"], "fill": "fill-ft9", "restore": "restore-nl"}
+    assert recipe["ship"] == {**recipe["ship"], "fill": "fill-ft9", "restore": "restore-real"}
 
 
 def test_a_recipe_whose_stage_starts_from_a_later_one_is_refused(tmp_path):
