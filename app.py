@@ -14,6 +14,8 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import functools
 import json
 import logging
+import math
+import re
 import secrets
 import time
 import zipfile
@@ -42,7 +44,9 @@ ROOT = Path(__file__).resolve().parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.png"))
 CHECKPOINT = Path(DEFAULT_CHECKPOINT)  # AEAPP_CHECKPOINT when set
 MAX_PIXELS = int(os.environ.get("AEAPP_MAX_PIXELS", 25_000_000))
-MAX_FILE_SIZE = os.environ.get("AEAPP_MAX_FILE_SIZE", "50mb")
+# The image editor sends its photo as a PNG it encodes itself: up to 4 bytes a pixel for a
+# detailed photo, so the default lets through every photo within the pixel limit.
+MAX_FILE_SIZE = os.environ.get("AEAPP_MAX_FILE_SIZE") or f"{math.ceil(4.2 * MAX_PIXELS / gr.FileSize.MB)}mb"
 MAX_VARIANTS = 16
 # Freed memory is kept for the next request while the process's resident memory is under
 # this many MiB (aeapp/heap.py): repairs skip re-faulting it, and memory stays bounded.
@@ -52,7 +56,18 @@ KEEP_FREED_MIB = float(os.environ.get("AEAPP_KEEP_FREED_MIB", 1536))
 RESULTS = ResultFiles(max_age_s=3600)
 _png = RESULTS.png
 ORIGINALS = studio.KnownOriginals(EXAMPLES)
-LIMITS = f"Uploads up to {MAX_FILE_SIZE.upper().replace('MB', ' MB')} and {MAX_PIXELS / 1e6:.0f} megapixels."
+MAX_FILE_SIZE_SHOWN = re.sub(r"(?i)^(\d+)\s*([kmg]b)$", lambda m: f"{m[1]} {m[2].upper()}", MAX_FILE_SIZE.strip())
+LIMITS = f"Uploads up to {MAX_FILE_SIZE_SHOWN} and {MAX_PIXELS / 1e6:.0f} megapixels."
+
+
+def upload_guard_head() -> str:
+    """The page's <head> addition: web/upload_guard.js with this server's limits, which checks
+    a photo in the browser before an image input takes it."""
+    number, unit = re.fullmatch(r"(?i)(\d+)\s*([kmg]?b)", MAX_FILE_SIZE.strip()).groups()
+    limits = {"maxPixels": MAX_PIXELS, "maxBytes": int(number) * getattr(gr.FileSize, unit.upper()),
+              "maxFileSize": MAX_FILE_SIZE_SHOWN, "guarded": ["#editor", "#var-image"]}
+    script = (ROOT / "web" / "upload_guard.js").read_text(encoding="utf-8")
+    return f"<script>window.AEAPP_LIMITS = {json.dumps(limits)};\n{script}</script>"
 
 
 ENGINE, LOAD_ERROR = serving.load_engine(CHECKPOINT, KEEP_FREED_MIB, os.environ.get("AEAPP_DEVICE", "auto"))
@@ -131,17 +146,22 @@ def damage_image(editor_value, kind: str, sigma: float, seed: int, state: dict |
     shown = image_io.to_uint8(damaged)
     what = damage.describe(kind, sigma, mask)
     gr.Info(f"Damaged with {what}. Press Repair to restore it; the original is kept for scoring.", duration=5)
-    return studio.editor_value(shown, mask, _png), {"original": image_io.to_uint8(base), "shown": shown}, _png(mask, "mask", 6)
+    return (studio.editor_value(shown, mask, _png), studio.holes_state(shown, mask, image_io.to_uint8(base)),
+            _png(mask, "mask", 6))
 
 
 @user_errors
-def upload_mask(editor_value, path):
-    """A mask made elsewhere (nonzero or opaque = repair), shown as paint that can be edited."""
+def upload_mask(editor_value, path, state: dict | None):
+    """A mask made elsewhere (nonzero or opaque = repair), cut into the photo as holes that
+    more paint can add to; Clear mask puts the photo back."""
     if not path:
-        return gr.update(), gr.update()
+        return gr.update(), gr.update(), gr.update()
     rgb, _ = _editor_inputs(editor_value)
+    photo = studio.photo_under_holes(rgb, state)
     mask = masks.read_mask(path, rgb.shape[:2], MAX_PIXELS, name=Path(path).name)
-    return studio.editor_value(rgb, mask, _png), _png(mask, "mask", 6)
+    original = ORIGINALS.find(rgb, state)
+    new_state = studio.holes_state(image_io.to_uint8(photo), mask, None if original is None else image_io.to_uint8(original))
+    return studio.editor_value(photo, mask, _png), new_state, _png(mask, "mask", 6)
 
 
 @user_errors
@@ -151,10 +171,10 @@ def save_mask(editor_value):
 
 
 @user_errors
-def clear_mask(editor_value):
+def clear_mask(editor_value, state: dict | None):
+    """The photo without holes or paint: the pixels cut out for holes come back."""
     rgb, _ = _editor_inputs(editor_value)
-    photo = _png(rgb, "photo")
-    return {"background": photo, "layers": [], "composite": photo}
+    return {"background": _png(studio.photo_under_holes(rgb, state), "photo"), "layers": [], "composite": None}
 
 
 def _slider(rgb, mask, after: str, overlay: bool):
@@ -285,7 +305,7 @@ with gr.Blocks(title="aeapp studio", delete_cache=(1800, 3600)) as demo:
     gr.Markdown(ABOUT)
     status = gr.Markdown(status_text(), elem_id="status")
     # Sessions hold uint8 images, masks and file paths, and expire with the results (an hour).
-    damage_state, last_state, candidate_state = (gr.State(None, time_to_live=RESULTS.max_age_s) for _ in range(3))
+    cut_state, last_state, candidate_state = (gr.State(None, time_to_live=RESULTS.max_age_s) for _ in range(3))
 
     with gr.Tab("Repair", id="repair"):
         with gr.Row():
@@ -333,7 +353,8 @@ with gr.Blocks(title="aeapp studio", delete_cache=(1800, 3600)) as demo:
     with gr.Tab("Variations", id="variations"):
         with gr.Row():
             with gr.Column(scale=1):
-                var_image = gr.Image(label="Photo", type="numpy", image_mode="RGB", sources=("upload", "webcam", "clipboard"), height=360)
+                var_image = gr.Image(label="Photo", type="numpy", image_mode="RGB", sources=("upload", "webcam", "clipboard"), height=360,
+                                     elem_id="var-image")
                 gr.Examples(examples=[[str(p)] for p in EXAMPLES], inputs=[var_image], label="Example photos")
                 var_strength = gr.Slider(0, 5, value=VARY_STRENGTH, step=0.05, label="Latent noise strength (updates on release)")
                 with gr.Row():
@@ -370,13 +391,18 @@ with gr.Blocks(title="aeapp studio", delete_cache=(1800, 3600)) as demo:
         api_repair_btn, api_vary_btn, api_damage_btn = gr.Button(), gr.Button(), gr.Button()
 
     model_events = dict(concurrency_id="model", concurrency_limit=int(os.environ.get("AEAPP_CONCURRENCY", 1)))
-    repair_inputs = [editor, steps, strength, seed, overlay, compare, damage_state]
+    repair_inputs = [editor, steps, strength, seed, overlay, compare, cut_state]
     repair_outputs = [slider, download, report, peers_gallery, last_state, mask_download]
     ui = dict(api_visibility="undocumented")
-    damage_btn.click(damage_image, [editor, kind, sigma, damage_seed, damage_state], [editor, damage_state, mask_download], **ui)
-    mask_upload.upload(upload_mask, [editor, mask_upload], [editor, mask_download], **ui)
+    # Events that send the editor a new photo show their progress on their own button: on the
+    # editor, Gradio 6.31 leaves its progress overlay (a blank canvas and a running timer) up
+    # long after the answer when the editor reloads under it.
+    damage_btn.click(damage_image, [editor, kind, sigma, damage_seed, cut_state], [editor, cut_state, mask_download],
+                     show_progress_on=[damage_btn], **ui)
+    mask_upload.upload(upload_mask, [editor, mask_upload, cut_state], [editor, cut_state, mask_download],
+                       show_progress_on=[mask_upload], **ui)
     save_mask_btn.click(save_mask, [editor], [mask_download], **ui)
-    clear_btn.click(clear_mask, [editor], [editor], **ui)
+    clear_btn.click(clear_mask, [editor, cut_state], [editor], show_progress_on=[clear_btn], **ui)
     repair_btn.click(repair_image, repair_inputs, repair_outputs, **model_events, **ui)
     another_btn.click(new_seed, [strength], [seed, strength], **ui).then(repair_image, repair_inputs, repair_outputs, **model_events, **ui)
     overlay.change(toggle_overlay, [overlay, last_state], [slider], **ui)
@@ -396,4 +422,4 @@ demo.queue(max_size=64)
 
 
 if __name__ == "__main__":
-    demo.launch(max_file_size=MAX_FILE_SIZE)
+    demo.launch(max_file_size=MAX_FILE_SIZE, head=upload_guard_head())

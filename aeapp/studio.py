@@ -66,17 +66,42 @@ def variations(engine, rgb: np.ndarray, strength: float, count: int, seed: int, 
     return out, picture
 
 
-# The colour masks are painted in, in the editor (any colour counts as a hole).
-PAINT = (255, 59, 48, 255)
-
-
 def editor_value(rgb: np.ndarray, mask: np.ndarray, write_png: Callable[[np.ndarray, str], str]) -> dict:
-    """What an image editor shows: the photo, and the mask as paint on its layer (so it can
-    still be edited), each a PNG written by `write_png(image, stem)`."""
-    layer = np.zeros((*mask.shape, 4), np.uint8)
-    layer[mask] = PAINT
-    return {"background": write_png(rgb, "photo"), "layers": [write_png(layer, "damage")] if mask.any() else [],
-            "composite": write_png(masks.overlay(image_io.load_image(rgb), mask, opacity=1.0), "composite")}
+    """What the image editor is sent: the photo with the mask's pixels cut out (fully
+    transparent, drawn as a checkerboard) and no layers, so the paint layer stays the
+    user's own. The editor keeps the photo's alpha exactly and hands it back, and the app
+    reads transparent pixels as holes. The mask does not go on a layer: Gradio's editor
+    (6.31) draws a layer it is sent away from where its pixels are, and shows its own
+    flattened copy of the composite, so what a user saw and erased would not be the mask."""
+    rgba = np.dstack([image_io.to_uint8(rgb), np.where(mask, 0, 255).astype(np.uint8)])
+    return {"background": write_png(rgba, "photo"), "layers": [], "composite": None}
+
+
+def _cut(photo_u8: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The photo as the editor hands it back once `mask` is cut out: a browser's canvas keeps
+    no colour under fully transparent pixels."""
+    return np.where(mask[..., None], np.uint8(0), photo_u8)
+
+
+def holes_state(photo_u8: np.ndarray, mask: np.ndarray, original_u8: np.ndarray | None = None) -> dict:
+    """What a session remembers once holes are cut into the editor's photo: what the editor
+    shows ("shown"), the holes ("mask"), the pixels they cover ("photo", which Clear mask
+    puts back) and, after a synthetic damage, the undamaged photo ("original", for scores)."""
+    return {"shown": _cut(photo_u8, mask), "mask": mask, "photo": photo_u8, "original": original_u8}
+
+
+def _shows(state: dict | None, rgb: np.ndarray) -> bool:
+    """Whether the editor's photo `rgb` is the one `state` cut holes into (its other pixels
+    equal; the holes themselves may have been painted over or cleared since)."""
+    if not state or state.get("shown") is None or state["shown"].shape[:2] != rgb.shape[:2]:
+        return False
+    return np.array_equal(_cut(image_io.to_uint8(rgb), state["mask"]), state["shown"])
+
+
+def photo_under_holes(rgb: np.ndarray, state: dict | None) -> np.ndarray:
+    """The editor's photo with the pixels its cut-out holes cover put back (from `state`),
+    or `rgb` itself when the session did not cut them. float32 HxWx3."""
+    return image_io.load_image(state["photo"]) if _shows(state, rgb) else rgb
 
 
 def _fmt(scores: dict, key: str, unit: str = " dB") -> str:
@@ -114,12 +139,12 @@ class KnownOriginals:
         self._paths = list(example_paths)
         self._examples: dict[bytes, np.ndarray] | None = None
 
-    def find(self, rgb: np.ndarray, damaged: dict | None = None) -> np.ndarray | None:
-        """`damaged`: {"shown": uint8 image, "original": uint8 image} of the last synthetic
-        damage, or None. Returns float32 HxWx3 in [0,1]."""
+    def find(self, rgb: np.ndarray, state: dict | None = None) -> np.ndarray | None:
+        """`state`: `holes_state` of the last holes cut into the editor's photo, or None.
+        Returns float32 HxWx3 in [0,1]."""
+        if _shows(state, rgb) and state.get("original") is not None:
+            return image_io.load_image(state["original"])
         shown = image_io.to_uint8(rgb)
-        if damaged and damaged.get("shown") is not None and np.array_equal(damaged["shown"], shown):
-            return image_io.load_image(damaged["original"])
         if self._examples is None:  # the examples by content, read on first use
             self._examples = {}
             for path in self._paths:

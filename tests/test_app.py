@@ -95,10 +95,13 @@ def test_without_paint_the_whole_image_is_restored(photo_u8):
 
 
 def test_synthetic_damage_then_repair_is_scored_against_the_original(photo_u8):
-    value, state, _ = app.damage_image(_editor(photo_u8), "boxes", 25, 3, None)
+    value, state, mask_path = app.damage_image(_editor(photo_u8), "boxes", 25, 3, None)
     assert np.array_equal(to_uint8(state["original"]), photo_u8)
-    mask = _pixels(value["layers"][0])[..., 3] > 0
-    assert mask.any() and np.all(_pixels(value["background"])[mask][:, :3] == 0)
+    # The holes travel in the photo's alpha (cut out, fully transparent), not on a layer.
+    background = _pixels(value["background"])
+    mask = background[..., 3] == 0
+    assert value["layers"] == [] and mask.any() and np.array_equal(mask, _pixels(mask_path) > 0)
+    assert np.all(background[~mask][:, 3] == 255) and np.all(background[mask][:, :3] == 0)
     _, _, report, gallery, _, _ = app.repair_image(_as_uploaded(value), 1, 0.0, 0, False, True, state)
     assert "damaged input" in report and "**aeapp**" in report and "PSNR in holes" in report
     assert "OpenCV Telea" in report and "OpenCV Navier-Stokes" in report
@@ -293,20 +296,26 @@ def test_sessions_hold_no_float_copies_and_expire_with_the_results(photo_u8):
     assert states and all(s.time_to_live == app.RESULTS.max_age_s for s in states)
 
 
-def test_a_mask_file_becomes_editable_paint_and_comes_back_as_a_png(tmp_path, photo_u8):
+def test_a_mask_file_becomes_holes_that_paint_adds_to_and_comes_back_as_a_png(tmp_path, photo_u8):
     mask = _mask(photo_u8.shape[:2], (5, 20, 8, 30))
     save_image(mask, tmp_path / "mask.png")
-    value, saved = app.upload_mask(_editor(photo_u8), str(tmp_path / "mask.png"))
-    assert len(value["layers"]) == 1 and _pixels(value["layers"][0])[..., 3].astype(bool).tolist() == mask.tolist()
+    value, state, saved = app.upload_mask(_editor(photo_u8), str(tmp_path / "mask.png"), None)
+    assert value["layers"] == [] and np.array_equal(_pixels(value["background"])[..., 3] == 0, mask)
     assert np.array_equal(load_image(saved)[..., 0] > 0.5, mask)
-    again = app.save_mask({"background": _pixels(value["background"]), "layers": [_pixels(value["layers"][0])]})
-    assert np.array_equal(load_image(again)[..., 0] > 0.5, mask)
+    painted = _as_uploaded(value)
+    stroke = np.zeros_like(painted["background"])
+    stroke[30:40, 40:60] = (255, 59, 48, 255)
+    again = app.save_mask({**painted, "layers": [stroke]})
+    assert np.array_equal(load_image(again)[..., 0] > 0.5, mask | _mask(mask.shape, (30, 40, 40, 60)))
+    # Clear mask gives back the photo's own pixels, which the holes covered.
+    cleared = app.clear_mask(painted, state)
+    assert cleared["layers"] == [] and np.array_equal(_pixels(cleared["background"])[..., :3], photo_u8)
 
 
 def test_a_mask_that_declares_too_many_pixels_is_refused_before_decoding(tmp_path, photo_u8):
     huge = tmp_path / "mask.png"
     Image.new("1", (7000, 7000)).save(huge)  # a few KB declaring 49 megapixels
-    for call in (lambda: app.upload_mask(_editor(photo_u8), str(huge)),
+    for call in (lambda: app.upload_mask(_editor(photo_u8), str(huge), None),
                  lambda: app.api_repair(str(tmp_path / "p.png"), str(huge), 1, 0.0, 0)):
         save_image(photo_u8, tmp_path / "p.png")
         with pytest.raises(gr.Error, match=r"mask.png is 7000x7000 \(49.0 megapixels\); the limit is 25 megapixels"):

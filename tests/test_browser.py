@@ -1,6 +1,7 @@
 """End to end: the real app on a free local port, driven by headless Chromium (Playwright)
 and by gradio_client. Skips only when no Chromium is installed; .ci/run installs it."""
 
+import io
 import os
 import shutil
 import socket
@@ -13,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from PIL import Image
 
 from aeapp.image_io import load_image, save_image, to_uint8
 
@@ -206,3 +209,101 @@ def test_a_mask_file_round_trips_through_the_editor_and_a_repair(server, photo_p
     after = to_uint8(_fetch(after_src))
     changed = np.any(after != original, axis=2)
     assert changed.any() and not changed[~mask].any()  # the repair filled exactly the uploaded mask
+
+
+def _vivid_photo(h: int, w: int) -> np.ndarray:
+    """A photo with no grey pixel anywhere (fully saturated hues), so that the editor's
+    checkerboard, which shows where pixels are cut out, stands apart from it."""
+    import cv2
+
+    y, x = np.mgrid[0:h, 0:w]
+    hsv = np.dstack([(x * 170 // w + y * 9 // h) % 180, np.full((h, w), 255), np.full((h, w), 200)]).astype(np.uint8)
+    return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB).astype(np.float32) / 255.0
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (apt-get install chromium)")
+def test_damage_it_for_me_shows_the_damaged_photo_at_once_with_its_holes_in_place(server, tmp_path):
+    """The editor draws a synthetic damage right away, its holes where the mask has them,
+    nothing else painted on it, and its layer keeps its name (a non-square photo: where the
+    layers used to be drawn away from the photo)."""
+    import cv2
+    from playwright.sync_api import sync_playwright
+
+    from aeapp import damage
+
+    photo = _vivid_photo(180, 300)
+    save_image(photo, tmp_path / "wide.png")
+    _, mask = damage.apply_damage(load_image(tmp_path / "wide.png"), "thick", np.random.default_rng(0))
+    pending = "!!document.querySelector('#editor [data-testid=status-tracker] .eta-bar')"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = _page_with_photo(browser, server, tmp_path / "wide.png")
+        page.get_by_text("Damage it for me").click()
+        page.get_by_text("Damage it", exact=True).click()  # thick strokes, seed 0
+        page.wait_for_function("document.body.innerText.includes('Damaged with thick')", timeout=30_000)
+        page.wait_for_timeout(2000)
+        assert not page.evaluate(pending), "the editor still shows its progress overlay"
+        page.mouse.move(0, 0)
+        canvas_box = page.locator("#editor canvas").first.bounding_box()
+        tools = page.get_by_label("Brush", exact=True).bounding_box()
+        toolbar = {"x": tools["x"] - canvas_box["x"], "width": tools["width"]}
+        shot = page.locator("#editor canvas").first.screenshot()
+        layer_name = page.locator("#editor").inner_text()
+        browser.close()
+
+    canvas = np.asarray(Image.open(io.BytesIO(shot)).convert("RGB")).astype(np.int32)
+    canvas[:, : int(toolbar["x"] + toolbar["width"]) + 2] = 255  # the tool bar floats over the photo's left edge
+    saturation = canvas.max(axis=2) - canvas.min(axis=2)
+    red_paint = np.abs(canvas - np.array([255, 59, 48])).sum(axis=2) < 60  # the brush's colour; the photo is darker
+    coloured = saturation > 60  # the photo's own pixels; the checkerboard and the canvas are grey
+    rows, cols = np.flatnonzero(coloured.mean(axis=1) > 0.2), np.flatnonzero(coloured.mean(axis=0) > 0.2)
+    top, bottom, right = rows[0], rows[-1] + 1, cols[-1] + 1
+    left = right - round((bottom - top) * 300 / 180)  # the photo's left edge may lie under the tool bar
+    expected = cv2.resize(mask.astype(np.uint8), (right - left, bottom - top), interpolation=cv2.INTER_NEAREST) > 0
+    seen = slice(cols[0] + 3, right - 3)  # the photo's columns that are in view, less the antialiased edges
+    shown_holes, expected = ~coloured[top + 3 : bottom - 3, seen], expected[3:-3, seen.start - left : seen.stop - left]
+    overlap = (shown_holes & expected).sum() / (shown_holes | expected).sum()
+    assert overlap > 0.85, f"holes drawn where the mask is not (IoU {overlap:.2f})"
+    assert not red_paint[top:bottom, left:right].any() and not red_paint[bottom:].any()  # no stray paint
+    assert "Damage" in layer_name and "Layer 1" not in layer_name
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (apt-get install chromium)")
+def test_files_the_app_cannot_use_get_a_message_at_once_and_the_photo_stays(server, photo_path, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    (tmp_path / "notes.png").write_text("not a picture")
+    Image.fromarray(np.zeros((1100, 1000, 3), np.uint8)).save(tmp_path / "huge.png")  # 1.1 MP; this server allows 1
+    rng = np.random.default_rng(0)  # a JPEG under the 2 MB limit whose PNG, as the editor sends it, is over it
+    Image.fromarray(rng.integers(0, 256, (990, 1000, 3), dtype=np.uint8)).save(tmp_path / "grain.jpg", quality=75)
+    assert (tmp_path / "grain.jpg").stat().st_size < 2e6
+
+    def message_after(page, action) -> tuple[str, float]:
+        page.evaluate("document.getElementById('aeapp-message')?.remove()")
+        start = time.time()
+        action()
+        page.wait_for_selector("#aeapp-message", timeout=15_000)
+        return page.locator("#aeapp-message").inner_text(), time.time() - start
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = _page_with_photo(browser, server, photo_path)
+        editor_input = page.locator("#editor input[type=file]").first
+        text, seconds = message_after(page, lambda: editor_input.set_input_files(str(tmp_path / "notes.png")))
+        assert "notes.png is not an image" in text and seconds < 3
+        text, seconds = message_after(page, lambda: editor_input.set_input_files(str(tmp_path / "huge.png")))
+        assert "1000x1100" in text and "limit here is 1 megapixels" in text and seconds < 3
+        # The photo the user had is still there: it repairs.
+        page.locator("#repair-button").click()
+        page.wait_for_function("document.querySelector('#report').innerText.includes('Repaired')", timeout=60_000)
+        assert "240x180" in page.locator("#report").inner_text()
+        page.get_by_role("tab", name="Variations").click()
+        var_input = page.locator("#var-image input[type=file]").first
+        text, seconds = message_after(page, lambda: var_input.set_input_files(str(tmp_path / "notes.png")))
+        assert "notes.png is not an image" in text and seconds < 3
+        page.get_by_role("tab", name="Repair").click()
+        editor_input.set_input_files(str(tmp_path / "grain.jpg"))
+        page.wait_for_timeout(3000)
+        text, seconds = message_after(page, lambda: page.locator("#repair-button").click())
+        assert "too large to send" in text and "2 MB" in text and seconds < 10
+        browser.close()

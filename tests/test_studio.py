@@ -6,11 +6,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from aeapp import studio
 from aeapp.augment import AugmentSettings
 from aeapp.comparison import PeerResult
-from aeapp.image_io import load_image, save_image
+from aeapp.image_io import load_image, save_image, to_uint8
 from aeapp.result_files import ResultFiles
 
 from .conftest import make_photo
@@ -60,7 +61,28 @@ def test_known_originals_are_the_damaged_photos_source_or_a_shipped_example(tmp_
     assert originals.find(make_photo(seed=4)) is None
     shown = (make_photo(seed=4) * 255).round().astype(np.uint8)
     kept = (example * 255).round().astype(np.uint8)  # sessions keep uint8, not float32 copies
-    assert np.array_equal(originals.find(shown / 255.0, {"shown": shown, "original": kept}), kept / np.float32(255))
+    holes = np.zeros(shown.shape[:2], bool)
+    holes[5:15, 10:30] = True
+    state = studio.holes_state(shown, holes, kept)
+    assert np.array_equal(originals.find(shown / 255.0, state), kept / np.float32(255))
+    # The editor hands the photo back with no colour under the holes; painted over, it is the same photo.
+    cut = np.where(holes[..., None], np.uint8(0), shown)
+    assert np.array_equal(originals.find(cut / 255.0, state), kept / np.float32(255))
+    other = shown.copy()
+    other[0, 0] ^= 1  # one pixel outside the holes changed: another photo
+    assert originals.find(other / 255.0, state) is None
+
+
+def test_the_pixels_under_cut_out_holes_come_back_only_for_the_photo_they_were_cut_from():
+    photo = (make_photo(seed=5) * 255).round().astype(np.uint8)
+    holes = np.zeros(photo.shape[:2], bool)
+    holes[3:9, 4:20] = True
+    state = studio.holes_state(photo, holes)
+    cut = np.where(holes[..., None], np.uint8(0), photo) / np.float32(255)
+    assert np.array_equal(studio.photo_under_holes(cut, state), photo / np.float32(255))
+    elsewhere = make_photo(seed=6)
+    assert studio.photo_under_holes(elsewhere, state) is elsewhere
+    assert studio.photo_under_holes(cut, None) is cut
 
 
 def test_result_files_have_fresh_names_and_old_ones_are_swept(tmp_path):
@@ -74,3 +96,14 @@ def test_result_files_have_fresh_names_and_old_ones_are_swept(tmp_path):
     second = results.png(make_photo(), "repaired")
     assert not old.exists() and first != second and Path(first).name == "repaired.png"
     assert np.array_equal(load_image(first), load_image(second))
+
+
+def test_the_editor_is_sent_the_photo_with_the_holes_cut_out_and_no_layers(tmp_path):
+    photo = make_photo(seed=7)
+    holes = np.zeros(photo.shape[:2], bool)
+    holes[2:12, 5:25] = True
+    value = studio.editor_value(photo, holes, ResultFiles(tmp_path).png)
+    rgba = np.asarray(Image.open(value["background"]))
+    assert rgba.shape == (*photo.shape[:2], 4) and value["layers"] == [] and value["composite"] is None
+    assert np.array_equal(rgba[..., 3] == 0, holes) and np.all(rgba[~holes][:, 3] == 255)
+    assert np.array_equal(rgba[~holes][:, :3], to_uint8(photo)[~holes])
