@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SPACE_FILES = (
     "README.md", "LICENSE.md", ".gitattributes", "app.py", "requirements.txt",
     "aeapp/*.py", "checkpoints/aeapp-repair.safetensors", "checkpoints/README.md",
-    "examples/*.png", "examples/LICENSE.md", "docs/*.png",
+    "examples/*.png", "examples/LICENSE.md", "docs/*.png", "web/*.js",
 )
 
 
