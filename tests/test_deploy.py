@@ -12,7 +12,7 @@ def test_dry_run_lists_exactly_what_the_space_needs_and_passes_its_checks(capsys
     assert deploy.main(["--space", "someone/aeapp", "--dry-run"]) == 0
     printed = capsys.readouterr().out
     listed = [line.split()[-1] for line in printed.splitlines() if line.strip().endswith((".py", ".md", ".png", ".txt",
-                                                                                          ".safetensors", ".gitattributes"))]
+                                                                                          ".safetensors", ".gitattributes", ".js"))]
     assert "app.py" in listed and "checkpoints/aeapp-repair.safetensors" in listed and "requirements.txt" in listed
     assert "web/upload_guard.js" in listed  # app.py reads it into the page
     assert not any(p.startswith(("tests/", "bench/", "train/", ".ci/")) for p in listed)
