@@ -34,7 +34,7 @@ from aeapp import damage, image_io, masks, serving, studio
 from aeapp.augment import AugmentSettings
 from aeapp.checkpoint import DEFAULT_CHECKPOINT
 from aeapp.comparison import run_peers
-from aeapp.config import VARY_STRENGTH
+from aeapp.engine import VARY_STRENGTH
 from aeapp.result_files import ResultFiles
 
 
@@ -48,6 +48,7 @@ MAX_PIXELS = int(os.environ.get("AEAPP_MAX_PIXELS", 25_000_000))
 # detailed photo, so the default lets through every photo within the pixel limit.
 MAX_FILE_SIZE = os.environ.get("AEAPP_MAX_FILE_SIZE") or f"{math.ceil(4.2 * MAX_PIXELS / gr.FileSize.MB)}mb"
 MAX_VARIANTS = 16
+NOISE_SIGMA = (1, 75)  # the synthetic noise a user can ask for (0..255 scale)
 # Freed memory is kept for the next request while the process's resident memory is under
 # this many MiB (aeapp/heap.py): repairs skip re-faulting it, and memory stays bounded.
 # 0: handed back after every network pass.
@@ -60,17 +61,22 @@ MAX_FILE_SIZE_SHOWN = re.sub(r"(?i)^(\d+)\s*([kmg]b)$", lambda m: f"{m[1]} {m[2]
 LIMITS = f"Uploads up to {MAX_FILE_SIZE_SHOWN} and {MAX_PIXELS / 1e6:.0f} megapixels."
 
 
+# Present in the page (a script fills it) but not shown.
+CSS = ".aeapp-offscreen {position: absolute !important; left: -10000px !important; width: 1px; height: 1px; overflow: hidden}"
+
+
 def upload_guard_head() -> str:
     """The page's <head> addition: web/upload_guard.js with this server's limits, which checks
     a photo in the browser before an image input takes it."""
     number, unit = re.fullmatch(r"(?i)(\d+)\s*([kmg]?b)", MAX_FILE_SIZE.strip()).groups()
     limits = {"maxPixels": MAX_PIXELS, "maxBytes": int(number) * getattr(gr.FileSize, unit.upper()),
-              "maxFileSize": MAX_FILE_SIZE_SHOWN, "guarded": ["#editor", "#var-image"]}
+              "maxFileSize": MAX_FILE_SIZE_SHOWN, "guarded": ["#editor", "#var-image"], "editor": "#editor",
+              "source": "#source-file"}
     script = (ROOT / "web" / "upload_guard.js").read_text(encoding="utf-8")
     return f"<script>window.AEAPP_LIMITS = {json.dumps(limits)};\n{script}</script>"
 
 
-ENGINE, LOAD_ERROR = serving.load_engine(CHECKPOINT, KEEP_FREED_MIB, os.environ.get("AEAPP_DEVICE", "auto"))
+ENGINE, LOAD_ERROR = serving.start_server_engine(CHECKPOINT, KEEP_FREED_MIB, os.environ.get("AEAPP_DEVICE", "auto"))
 
 
 def status_text() -> str:
@@ -136,9 +142,15 @@ def _progress_callback(progress: gr.Progress):
     return lambda fraction, message: progress(fraction, desc=message)
 
 
+def _check_sigma(sigma: float) -> None:
+    if not NOISE_SIGMA[0] <= float(sigma) <= NOISE_SIGMA[1]:
+        raise gr.Error(f"The noise sigma must be between {NOISE_SIGMA[0]} and {NOISE_SIGMA[1]} (0..255 scale), got {sigma:g}.")
+
+
 @user_errors
 def damage_image(editor_value, kind: str, sigma: float, seed: int, state: dict | None):
     """Apply a synthetic damage to the photo in the editor; remember the original."""
+    _check_sigma(sigma)
     rgb, _ = _editor_inputs(editor_value)
     original = ORIGINALS.find(rgb, state)
     base = original if original is not None else rgb
@@ -146,8 +158,9 @@ def damage_image(editor_value, kind: str, sigma: float, seed: int, state: dict |
     shown = image_io.to_uint8(damaged)
     what = damage.describe(kind, sigma, mask)
     gr.Info(f"Damaged with {what}. Press Repair to restore it; the original is kept for scoring.", duration=5)
+    # The photo is no longer the file the user uploaded: its file is forgotten.
     return (studio.editor_value(shown, mask, _png), studio.holes_state(shown, mask, image_io.to_uint8(base)),
-            _png(mask, "mask", 6))
+            _png(mask, "mask", 6), None)
 
 
 @user_errors
@@ -183,12 +196,29 @@ def _slider(rgb, mask, after: str, overlay: bool):
     return (_png(before, "before"), after)
 
 
+def _source_file(path) -> image_io.LoadedImage | None:
+    """The photo file uploaded beside the editor (see web/upload_guard.js), or None when
+    there is none or it cannot be read: the editor's own pixels are then repaired."""
+    if not path:
+        return None
+    try:
+        return image_io.read_image(path, MAX_PIXELS)
+    except ValueError:
+        return None
+
+
 @serving.gpu_function(serving.REPAIR_SECONDS)
 @user_errors
-def repair_image(editor_value, steps, strength, seed, overlay, compare, state, progress=gr.Progress()):
-    """Repair the painted holes (or the whole image without paint) and report scores."""
+def repair_image(editor_value, steps, strength, seed, overlay, compare, state, source=None, progress=gr.Progress()):
+    """Repair the painted holes (or the whole image without paint) and report scores. With
+    the photo's own file (`source`), the file's pixels are repaired and the result keeps its
+    EXIF and colour profile."""
     engine = _engine()
     rgb, mask = _editor_inputs(editor_value)
+    photo = studio.source_photo(rgb, mask, _source_file(source))
+    metadata = None
+    if photo is not None:
+        rgb, metadata = photo.rgb, photo.metadata
     if not mask.any():
         gr.Info("Nothing painted: restoring the whole image (blind denoising).", duration=5)
     t = time.perf_counter()
@@ -197,7 +227,7 @@ def repair_image(editor_value, steps, strength, seed, overlay, compare, state, p
     original = ORIGINALS.find(rgb, state)
     peer_rows = run_peers(rgb, mask) if compare else []
     report = studio.report(original, rgb, mask, result, seconds, peer_rows)
-    repaired = _png(result, "repaired", compress_level=6)  # one file: download, slider and gallery
+    repaired = _png(result, "repaired", 6, metadata)  # one file: download, slider and gallery
     gallery = [(repaired, "aeapp")] + [(_png(p.image, "peer"), f"{p.name} ({p.seconds:.2f} s)") for p in peer_rows]
     last = {"rgb": image_io.to_uint8(rgb), "mask": mask, "after": repaired}  # no float copies: a session stays small
     return (_slider(rgb, mask, repaired, overlay), repaired, report, gr.update(value=gallery if compare else None, visible=bool(compare)),
@@ -291,6 +321,7 @@ def api_damage(image, kind, sigma, seed):
     """damage(image, kind, sigma, seed) -> (damaged PNG, mask PNG)."""
     if kind not in damage.KINDS:
         raise gr.Error(f"Unknown damage kind {kind!r}; choose one of {', '.join(damage.KINDS)}.")
+    _check_sigma(sigma)
     damaged, mask = damage.apply_damage(_image_input(image).rgb, kind, np.random.default_rng(int(seed)), sigma=float(sigma))
     return _png(damaged, "damaged"), _png(mask, "mask")
 
@@ -315,6 +346,9 @@ with gr.Blocks(title="aeapp studio", delete_cache=(1800, 3600)) as demo:
                     image_mode="RGBA", format="png", sources=("upload", "webcam", "clipboard"), transforms=(), height=520,
                     brush=gr.Brush(colors=["#ff3b30", "#ffffff", "#000000"], default_color="#ff3b30", color_mode="defaults"),
                     eraser=gr.Eraser(), layers=gr.LayerOptions(allow_additional_layers=False, layers=["Damage"]), elem_id="editor")
+                # The photo's own file, which web/upload_guard.js uploads beside the editor: the
+                # editor re-encodes what it shows and drops the photo's EXIF and colour profile.
+                source_file = gr.File(type="filepath", elem_id="source-file", elem_classes=["aeapp-offscreen"], label="Photo file")
                 gr.Examples(examples=[[str(p)] for p in EXAMPLES], inputs=[editor], label="Example photos (public domain and CC0)")
                 with gr.Accordion("Mask file: upload one, or save the painted one", open=False):
                     with gr.Row():
@@ -326,7 +360,7 @@ with gr.Blocks(title="aeapp studio", delete_cache=(1800, 3600)) as demo:
                 with gr.Accordion("Damage it for me", open=False):
                     with gr.Row():
                         kind = gr.Radio(list(damage.KINDS), value="thick", label="Damage")
-                        sigma = gr.Slider(1, 75, value=25, step=1, label="Noise sigma (0..255 scale)")
+                        sigma = gr.Slider(*NOISE_SIGMA, value=25, step=1, label="Noise sigma (0..255 scale)")
                         damage_seed = gr.Number(0, precision=0, label="Damage seed")
                     damage_btn = gr.Button("Damage it")
                 with gr.Row():
@@ -384,6 +418,7 @@ with gr.Blocks(title="aeapp studio", delete_cache=(1800, 3600)) as demo:
         api_image, api_mask = gr.File(type="filepath", label="image"), gr.File(type="filepath", label="mask")
         api_steps, api_seed = gr.Number(1, precision=0, label="steps"), gr.Number(0, precision=0, label="seed")
         api_strength, api_count = gr.Number(0.0, label="strength"), gr.Number(4, precision=0, label="count")
+        api_vary_strength = gr.Number(VARY_STRENGTH, label="strength")  # variations' own default, as in the app and CLI
         api_kind, api_sigma = gr.Textbox("thick", label="kind"), gr.Number(25.0, label="sigma")
         api_out = gr.Image(type="filepath", format="png", label="result")
         api_mask_out = gr.Image(type="filepath", format="png", label="mask")
@@ -391,13 +426,13 @@ with gr.Blocks(title="aeapp studio", delete_cache=(1800, 3600)) as demo:
         api_repair_btn, api_vary_btn, api_damage_btn = gr.Button(), gr.Button(), gr.Button()
 
     model_events = dict(concurrency_id="model", concurrency_limit=int(os.environ.get("AEAPP_CONCURRENCY", 1)))
-    repair_inputs = [editor, steps, strength, seed, overlay, compare, cut_state]
+    repair_inputs = [editor, steps, strength, seed, overlay, compare, cut_state, source_file]
     repair_outputs = [slider, download, report, peers_gallery, last_state, mask_download]
     ui = dict(api_visibility="undocumented")
     # Events that send the editor a new photo show their progress on their own button: on the
     # editor, Gradio 6.31 leaves its progress overlay (a blank canvas and a running timer) up
     # long after the answer when the editor reloads under it.
-    damage_btn.click(damage_image, [editor, kind, sigma, damage_seed, cut_state], [editor, cut_state, mask_download],
+    damage_btn.click(damage_image, [editor, kind, sigma, damage_seed, cut_state], [editor, cut_state, mask_download, source_file],
                      show_progress_on=[damage_btn], **ui)
     mask_upload.upload(upload_mask, [editor, mask_upload, cut_state], [editor, cut_state, mask_download],
                        show_progress_on=[mask_upload], **ui)
@@ -415,11 +450,11 @@ with gr.Blocks(title="aeapp studio", delete_cache=(1800, 3600)) as demo:
     var_strength.release(make_variations, vary_inputs, vary_outputs, trigger_mode="always_last", **model_events, **ui)
 
     api_repair_btn.click(api_repair, [api_image, api_mask, api_steps, api_strength, api_seed], api_out, api_name="repair", **model_events)
-    api_vary_btn.click(api_vary, [api_image, api_strength, api_count, api_seed], api_gallery, api_name="vary", **model_events)
+    api_vary_btn.click(api_vary, [api_image, api_vary_strength, api_count, api_seed], api_gallery, api_name="vary", **model_events)
     api_damage_btn.click(api_damage, [api_image, api_kind, api_sigma, api_seed], [api_out, api_mask_out], api_name="damage")
 
 demo.queue(max_size=64)
 
 
 if __name__ == "__main__":
-    demo.launch(max_file_size=MAX_FILE_SIZE, head=upload_guard_head())
+    demo.launch(max_file_size=MAX_FILE_SIZE, head=upload_guard_head(), css=CSS)

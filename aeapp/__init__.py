@@ -18,6 +18,7 @@ _EXPORTS = {
     "ModelConfig": "config",
     "TrainConfig": "config",
     "Engine": "engine",
+    "EncodedImage": "engine",
     "get_engine": "engine",
     "load_image": "image_io",
     "save_image": "image_io",

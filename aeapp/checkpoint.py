@@ -23,7 +23,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from .config import InferenceConfig, ModelConfig, split_network_config
+from .config import InferenceConfig, ModelConfig
 from .model import ConvAutoencoder
 
 FORMAT = "aeapp-autoencoder"
@@ -130,8 +130,7 @@ def read_metadata(path: str | os.PathLike) -> tuple[dict[str, ModelConfig], dict
 
 
 def read_header(path: str | os.PathLike) -> tuple[dict[str, ModelConfig], dict[str, InferenceConfig], dict[str, Any]]:
-    """({network: architecture}, {network: how it is run}, info) from a checkpoint's header.
-    Files written before the two configs were separate hold both in one object a network."""
+    """({network: architecture}, {network: how it is run}, info) from a checkpoint's header."""
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"checkpoint {path} does not exist; pass the path of an aeapp .safetensors file")
@@ -157,11 +156,17 @@ def read_header(path: str | os.PathLike) -> tuple[dict[str, ModelConfig], dict[s
         if not isinstance(raw, dict) or not raw:
             raise ValueError("no networks listed")
         run = json.loads(meta.get("inference", "{}"))
-        split = {name: split_network_config({**cfg, **run.get(name, {})}) for name, cfg in raw.items()}
+        configs = {name: ModelConfig.from_dict(cfg) for name, cfg in raw.items()}
+        # A network listed without inference settings gets latent noise on its code alone,
+        # which every architecture has.
+        inference = {name: InferenceConfig.from_dict(run[name]) if name in run else InferenceConfig(noisy_skip_levels=())
+                     for name in raw}
+        for name, options in inference.items():
+            options.check(configs[name])
         info = json.loads(meta.get("info", "{}"))
     except (KeyError, ValueError, TypeError, AttributeError) as e:
         raise CheckpointError(f"checkpoint {path} has an invalid model config: {e}") from None
-    return {n: s[0] for n, s in split.items()}, {n: s[1] for n, s in split.items()}, info
+    return configs, inference, info
 
 
 def training_record(info: dict[str, Any], name: str) -> dict[str, Any]:

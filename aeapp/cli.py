@@ -15,9 +15,10 @@ import sys
 from pathlib import Path
 
 from . import heap
-from .config import DEVICE_CHOICES, DTYPE_CHOICES, VARY_STRENGTH
+from .device import DEVICE_CHOICES, DTYPE_CHOICES
 
 DAMAGE_KINDS = ("thin", "thick", "boxes", "scratches", "noise", "camera")  # aeapp.damage.KINDS, without importing numpy for --help
+VARY_STRENGTH = 3.0  # aeapp.engine.VARY_STRENGTH, without importing torch for --help
 
 EXIT_FAILED_FILES = 1
 EXIT_USAGE = 2

@@ -35,25 +35,9 @@ def _from_dict(cls, data: dict[str, Any]):
     return cls(**kwargs)
 
 
-# Default latent-noise strength for whole-image variations: the shipped restore network
-# changes visibly and smoothly from about 2; below, variants differ by little more than grain.
-VARY_STRENGTH = 3.0
-
-# Blind restoration can average the restore network's output over several rotations of the
-# image (a self-ensemble, `Engine(restore_views=N)`): 2 views add 0.06 to 0.10 dB on CBSD68
-# at twice the cost. One by default: on a CPU without AMX (AVX512-BF16
-# only) two views put blind restoration under 100 times BM3D's speed, and the gain is invisible.
-RESTORE_VIEWS = 1
-# Re-solve the ring of hole pixels next to a known pixel by biharmonic interpolation, pulled
-# toward the network's fill, after the fill network (aeapp/edge_solve.py, RING_PULL;
-# `Engine(edge_solve=False)` to see the network alone).
-EDGE_SOLVE = True
-
 TASKS = ("fill", "restore")
 PIXEL_LOSSES = ("l1", "psnr")
-PREFILLS = ("telea", "telea_ns", "telea_ns_band", "coarse", "zeros")
-DEVICE_CHOICES = ("auto", "cpu", "cuda")
-DTYPE_CHOICES = ("float32", "float16", "bfloat16")
+PREFILLS = ("telea", "telea_ns", "telea_ns_band", "coarse", "zeros")  # aeapp/prefill.py
 
 
 @dataclass(frozen=True)
@@ -62,9 +46,7 @@ class ModelConfig:
 
     # The first layer folds unshuffle x unshuffle pixel blocks into channels (FFDNet-style)
     # so no wide convolution runs at full resolution (only the optional refinement head, 16
-    # channels): that is what keeps a megapixel under a second on two CPU cores with native
-    # bfloat16 (1.7 s in float32 on two AVX2 cores, where the convolutions already run near
-    # the cores' float32 peak).
+    # channels): that is what keeps a megapixel repair interactive on a CPU.
     unshuffle: int = 4
     # Channels at each encoder level; level i runs at 1 / (unshuffle * 2**i) resolution.
     widths: tuple[int, ...] = (64, 128, 192)
@@ -90,6 +72,14 @@ class ModelConfig:
     # trained on look, which is what fails on other kinds of photographs (FFDNet's noise map,
     # estimated so the user still gives nothing).
     noise_level_input: bool = False
+    # An optional detail path at the finest level (1/unshuffle of the side): `detail_blocks`
+    # residual blocks of `detail_channels` that see the decoder's finest features and the
+    # input's own pixels, and add a correction to the output (0: none). FFDNet and DnCNN
+    # spend their compute there; the U-shaped network spends it at coarse levels, which
+    # gives it context but loses thin lines and fine texture. Trained so the network works
+    # with and without it: an engine runs it for its best quality and skips it to be fast.
+    detail_channels: int = 0
+    detail_blocks: int = 0
 
     def __post_init__(self):
         levels = len(self.widths)
@@ -101,6 +91,8 @@ class ModelConfig:
             raise ValueError("unshuffle and latent_channels must be positive")
         if self.refine_channels < 0:
             raise ValueError("refine_channels must be 0 (no refinement head) or positive")
+        if self.detail_channels < 0 or self.detail_blocks < 0 or bool(self.detail_channels) != bool(self.detail_blocks):
+            raise ValueError("detail_channels and detail_blocks must both be 0 (no detail path) or both positive")
 
     @property
     def stride(self) -> int:
@@ -153,29 +145,16 @@ class InferenceConfig:
         return _from_dict(cls, data)
 
 
-INFERENCE_FIELDS = tuple(f.name for f in dataclasses.fields(InferenceConfig))
-
-
-def split_network_config(data: dict[str, Any]) -> tuple[ModelConfig, InferenceConfig]:
-    """(architecture, inference settings) from one JSON object that may hold both, as
-    checkpoints and run configs written before the two were separate do."""
-    arch = {k: v for k, v in data.items() if k not in INFERENCE_FIELDS}
-    model = ModelConfig.from_dict(arch)
-    # Where none are named, latent noise goes to the code alone, which every architecture has.
-    inference = InferenceConfig.from_dict({"noisy_skip_levels": (), **{k: v for k, v in data.items() if k in INFERENCE_FIELDS}})
-    inference.check(model)
-    return model, inference
-
-
 @dataclass
 class TrainConfig:
     """Everything a training run needs; parsed from train.py's command line."""
 
-    data: str = "../shared/data/CBSD432"  # folder of training images (searched recursively)
+    data: str = ""  # folder of training images (searched recursively); required
     # Validation sets, each a folder optionally followed by [start:stop] (which of its images,
-    # sorted by name): BSDS500's test set and half of Urban100 (the other half is the
-    # benchmark's), so a network that learns BSDS500's photographs rather than the task shows.
-    val_data: tuple[str, ...] = ("../shared/data/CBSD68", "../shared/data/Urban100[20:40]")
+    # sorted by name); none: no validation. The recipe (train/recipe.toml) validates on
+    # BSDS500's test set and half of Urban100, so a network that learns BSDS500's photographs
+    # rather than the task shows.
+    val_data: tuple[str, ...] = ()
     out: str = "runs/default"  # run directory: config, logs, state, checkpoints
     model: ModelConfig = field(default_factory=ModelConfig)
     inference: InferenceConfig = field(default_factory=InferenceConfig)
@@ -221,6 +200,12 @@ class TrainConfig:
     # signal-dependent and spatially correlated noise, JPEG, in random order) rather than by
     # white Gaussian noise.
     realistic_noise_prob: float = 0.0
+    # Fraction of crops taken from procedurally drawn images (train/synthetic.py: dead leaves,
+    # facades under perspective, periodic patterns, text) rather than from `data`: the
+    # straight edges, repeated structure and lettering of city and document photographs,
+    # which BSDS500 rarely shows. `synthetic_images` of 512x512 are drawn once per run.
+    synthetic_prob: float = 0.0
+    synthetic_images: int = 400
     p_noisy_context: float = 0.25  # fill: fraction of samples whose known pixels are noisy
     # fill: relative odds of thin strokes, thick strokes, boxes and scratches in the hole
     # mixture (aeapp.damage.MASK_KINDS order); a fine-tune can lean on the kinds it lacks.
@@ -267,8 +252,10 @@ class TrainConfig:
             raise ValueError("model noise_level_input is for the restore network: the fill network's fourth channel is the mask")
         if not 0.0 <= self.realistic_noise_prob <= 1.0:
             raise ValueError(f"realistic_noise_prob must be between 0 and 1, got {self.realistic_noise_prob}")
-        if isinstance(self.val_data, str):  # run configs written when there was one set
-            self.val_data = (self.val_data,)
+        if not 0.0 <= self.synthetic_prob <= 1.0 or (self.synthetic_prob and self.synthetic_images < 1):
+            raise ValueError("synthetic_prob must be between 0 and 1, with synthetic_images at least 1")
+        if not self.data:
+            raise ValueError("data is required: the folder of training images")
         self.val_data = tuple(self.val_data)
         if self.train_new_only and not self.init_from:
             raise ValueError("train_new_only needs init_from: the network whose new parts are trained")
@@ -283,11 +270,9 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
         data = dict(data)
-        model, inference = split_network_config({**data.pop("model", {}), **data.pop("inference", {})})
-        cfg = _from_dict(cls, data)
-        cfg.model, cfg.inference = model, inference
-        cfg.__post_init__()
-        return cfg
+        model = ModelConfig.from_dict(data.pop("model", {}))
+        inference = InferenceConfig.from_dict(data.pop("inference", {}))
+        return _from_dict(cls, {**data, "model": model, "inference": inference})
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)

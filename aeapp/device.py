@@ -11,15 +11,20 @@ of either network takes about half the time there).
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
 
-from .config import DEVICE_CHOICES, DTYPE_CHOICES
+if TYPE_CHECKING:
+    import torch
 
-_DTYPES = {name: getattr(torch, name) for name in DTYPE_CHOICES}
+# What `resolve` takes; the CLI offers these without importing torch (so --help is instant).
+DEVICE_CHOICES = ("auto", "cpu", "cuda")
+DTYPE_CHOICES = ("float32", "float16", "bfloat16")
 
 
 def cpu_has_native_bfloat16() -> bool:
     """Whether this CPU computes in bfloat16 natively (AMX tiles or AVX512-BF16)."""
+    import torch
+
     probes = [getattr(torch.cpu, name, None) for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported")]
     try:  # private probes, so guarded: one that is missing or fails means "no"
         return any(bool(probe and probe()) for probe in probes)
@@ -28,6 +33,8 @@ def cpu_has_native_bfloat16() -> bool:
 
 
 def default_dtype(device: torch.device) -> torch.dtype:
+    import torch
+
     if device.type == "cuda":
         return torch.float16
     return torch.bfloat16 if cpu_has_native_bfloat16() else torch.float32
@@ -41,6 +48,8 @@ def trains_in_bfloat16(device: torch.device) -> bool:
 def resolve(device: str = "auto", dtype: str | None = None) -> tuple[torch.device, torch.dtype]:
     """Return (device, dtype) for a device name ("auto", "cpu", "cuda", "cuda:1") and an
     optional dtype override ("float32", "float16", "bfloat16")."""
+    import torch
+
     name = (device or "auto").lower()
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
@@ -52,13 +61,15 @@ def resolve(device: str = "auto", dtype: str | None = None) -> tuple[torch.devic
     dev = torch.device(name)
     if dtype is None:
         return dev, default_dtype(dev)
-    if dtype not in _DTYPES:
-        raise ValueError(f"unknown dtype {dtype!r}; choose one of {', '.join(_DTYPES)}")
-    return dev, _DTYPES[dtype]
+    if dtype not in DTYPE_CHOICES:
+        raise ValueError(f"unknown dtype {dtype!r}; choose one of {', '.join(DTYPE_CHOICES)}")
+    return dev, getattr(torch, dtype)
 
 
 def describe(device: torch.device, dtype: torch.dtype) -> str:
     """A short human-readable name, e.g. 'CUDA (NVIDIA H200), float16' or 'CPU (2 threads), bfloat16'."""
+    import torch
+
     if device.type == "cuda":
         where = f"CUDA ({torch.cuda.get_device_name(device)})"
     else:

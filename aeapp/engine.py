@@ -4,30 +4,44 @@ refinement passes, vary, encode and decode).
 The checkpoint holds two autoencoders: "fill" repairs holes, "restore" restores a whole image
 (blind denoising). A repair with a non-empty mask uses "fill", one without uses "restore".
 Images in and out are float32 RGB HxWx3 in [0,1]; masks are bool HxW, True = repair. NCHW
-tensors exist only inside this module. No UI and no file paths beyond the checkpoint.
+tensors, padding and tiles exist only inside this module (tiles are laid out and blended by
+aeapp/tiling.py). No UI, no file paths beyond the checkpoint, and no process-wide policy: a
+server that wants freed memory handed back after each pass says so (`after_pass`).
 """
 
 from __future__ import annotations
 
 import functools
-import math
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 import torch
 
-from . import checkpoint, device as device_mod, image_io, masks
-from .config import EDGE_SOLVE, RESTORE_VIEWS, VARY_STRENGTH, InferenceConfig
+from . import checkpoint, device as device_mod, image_io, masks, tiling
+from .config import InferenceConfig
 from .edge_solve import resolve_edges
-from .heap import release_freed_memory
 from .model import ConvAutoencoder, Latent
-from .noise_level import estimate_sigma_array
+from .noise_level import estimate_sigma, estimate_sigma_array
 from .padding import pad_to_multiple, unpad
 from .prefill import prefill
 
 ProgressFn = Callable[[float, str], None]
+
+# Default latent-noise strength for whole-image variations: the shipped restore network
+# changes visibly and smoothly from about 2; below, variants differ by little more than grain.
+VARY_STRENGTH = 3.0
+# Blind restoration can average the restore network's output over several rotations of the
+# image (a self-ensemble, `restore_views`): 2 views add 0.06 to 0.10 dB at twice the cost, an
+# invisible gain, so one by default.
+RESTORE_VIEWS = 1
+# "fast" runs each network without its optional detail path, "best" with it (where it has
+# one: see ModelConfig.detail_channels); the same output where it has none.
+QUALITIES = ("fast", "best")
+NETWORKS = {"fill": "filling holes", "restore": "blind restoration (no mask)"}
+
 
 def _as_image(image) -> image_io.LoadedImage:
     if isinstance(image, image_io.LoadedImage):
@@ -51,22 +65,6 @@ def _check_strength_and_mask(strength: float, mask: np.ndarray) -> None:
         raise ValueError("the mask covers the whole image, so nothing is left to repair from; paint only the damage")
 
 
-def _tile_layout(n: int, tile: int, overlap: int, stride: int = 1) -> tuple[list[int], int]:
-    """(origins, size) of the tiles along one side: the fewest tiles of at most `tile` pixels
-    that overlap by at least `overlap`, shrunk (to a multiple of `stride`) so that the overlap
-    stays close to `overlap` rather than wasting work."""
-    if n <= tile:
-        return [0], n
-    count = math.ceil((n - overlap) / (tile - overlap))
-    size = min(tile, math.ceil((n + (count - 1) * overlap) / count / stride) * stride)
-    return [round(i * (n - size) / (count - 1)) for i in range(count)], size
-
-
-def _ramp(n: int, overlap: int) -> np.ndarray:
-    i = np.arange(n, dtype=np.float32)
-    return np.minimum(1.0, np.minimum(i + 0.5, n - i - 0.5) / max(1, overlap))
-
-
 def _fill_window(mask: np.ndarray, min_context: int = 128) -> tuple[slice, slice]:
     """The part of the image the fill network has to see: the holes' bounding box grown on
     every side by the box's longer side (at least `min_context` pixels) of context. Outside
@@ -79,28 +77,9 @@ def _fill_window(mask: np.ndarray, min_context: int = 128) -> tuple[slice, slice
     return slice(max(0, y0 - margin), min(h, y1 + margin)), slice(max(0, x0 - margin), min(w, x1 + margin))
 
 
-NETWORKS = {"fill": "filling holes", "restore": "blind restoration (no mask)"}
-
-
 def _network_and_window(mask: np.ndarray) -> tuple[str, tuple[slice, slice]]:
     """Which network repairs this mask, and the part of the image it has to see."""
     return ("fill", _fill_window(mask)) if mask.any() else ("restore", np.s_[:, :])
-
-
-# The eight rotations and mirrorings of an image, as (quarter turns, mirrored), best first for
-# a self-ensemble: the 180-degree turn adds more to the identity than any other single view.
-VIEWS = ((0, False), (2, False), (1, False), (3, False), (0, True), (2, True), (1, True), (3, True))
-
-
-def _view(array: np.ndarray, v: int) -> np.ndarray:
-    turns, mirrored = VIEWS[v]
-    out = np.rot90(array, turns)
-    return out[:, ::-1] if mirrored else out
-
-
-def _unview(array: np.ndarray, v: int) -> np.ndarray:
-    turns, mirrored = VIEWS[v]
-    return np.rot90(array[:, ::-1] if mirrored else array, -turns)
 
 
 def _paste(image: np.ndarray, window, pred: np.ndarray) -> np.ndarray:
@@ -119,11 +98,26 @@ def _part(progress: ProgressFn | None, i: int, n: int, label: str) -> ProgressFn
     return lambda f, msg: progress((i + f) / n, f"{label} {i + 1}/{n}: {msg}")
 
 
+@dataclass
+class EncodedImage:
+    """What `Engine.encode` returns and `Engine.decode` takes: the network's latent code of an
+    image (aeapp.model.Latent: `.code`, `.skips`), which network made it, the image's size
+    before the engine padded it, and the noise level the network was told (None when it is
+    not told one)."""
+
+    latent: Latent
+    network: str
+    size: tuple[int, int]
+    noise_level: float | None = None
+
+
 class Engine:
     """Loaded networks on one device, and the operations built on them.
 
     Thread-safe: calls from several threads share the weights and run one forward pass at
-    a time (on a CPU the forward pass already uses every core).
+    a time (on a CPU the forward pass already uses every core). `quality`: "fast" or "best"
+    (QUALITIES), the default of every call. `after_pass`: called after each network pass, for
+    a server's memory policy (aeapp.serving); nothing by default.
     """
 
     def __init__(
@@ -136,16 +130,22 @@ class Engine:
         tile: int = 2048,
         overlap: int = 128,
         restore_views: int = RESTORE_VIEWS,
-        edge_solve: bool = EDGE_SOLVE,
+        edge_solve: bool = True,
         inference: dict[str, InferenceConfig] | None = None,
+        quality: str = "fast",
+        after_pass: Callable[[], None] | None = None,
     ):
         unknown = sorted(set(networks) - set(NETWORKS))
         if unknown or not networks:
             raise ValueError(f"an engine takes networks named {' and '.join(NETWORKS)}, got {', '.join(unknown) or 'none'}")
-        if not 1 <= int(restore_views) <= len(VIEWS):
-            raise ValueError(f"restore_views must be between 1 and {len(VIEWS)}, got {restore_views}")
+        if not 1 <= int(restore_views) <= len(tiling.VIEWS):
+            raise ValueError(f"restore_views must be between 1 and {len(tiling.VIEWS)}, got {restore_views}")
         self.restore_views = int(restore_views)
+        # Re-solve the ring of hole pixels next to a known pixel after the fill network
+        # (aeapp/edge_solve.py); False shows the network alone.
         self.edge_solve = bool(edge_solve)
+        self.quality = _check_quality(quality)
+        self.after_pass = after_pass
         self.device = device
         self.dtype = dtype
         self.info = info or {}
@@ -178,6 +178,10 @@ class Engine:
             raise ValueError(f"this checkpoint has no {name!r} network, so {NETWORKS[name]} is not available")
         return self.networks[name]
 
+    def has_detail(self, name: str = "restore") -> bool:
+        """Whether "best" quality differs from "fast" for this network (it has a detail path)."""
+        return name in self.networks and self.networks[name].detail is not None
+
     # ---- tensors ------------------------------------------------------------------------
 
     def _to_tensor(self, array: np.ndarray) -> torch.Tensor:
@@ -191,28 +195,33 @@ class Engine:
     def _to_array(self, t: torch.Tensor) -> np.ndarray:
         return t[0].float().clamp_(0, 1).permute(1, 2, 0).cpu().numpy()
 
-    def _encode_tensor(self, name: str, image: np.ndarray, mask: np.ndarray, noise_level: float | None = None) -> Latent:
-        """`noise_level`: the sigma a noise-level-conditioned network is given (estimated from
-        `image` when None)."""
+    def _noise_level(self, name: str, image: np.ndarray) -> float | None:
+        """The noise sigma (0..1) a noise-level network is told: estimated once on the whole
+        image as it is (not on padding, a tile or a view), so every path sees the same."""
+        return estimate_sigma_array(image) if self.network(name).config.noise_level_input else None
+
+    def _encode_tensor(self, name: str, image: np.ndarray, mask: np.ndarray, noise_level: float | None) -> EncodedImage:
         model = self.network(name)
         x, size = pad_to_multiple(self._to_tensor(image), model.config.stride)
         m, _ = pad_to_multiple(self._to_tensor(mask.astype(np.float32)), model.config.stride)
-        latent = model.encode(x, m) if noise_level is None else model.encode(x, m, torch.tensor([noise_level]))
-        latent.size = size
-        latent.network = name
-        return latent
+        level = None if noise_level is None else torch.tensor([noise_level])
+        return EncodedImage(model.encode(x, m, level), name, size, noise_level)
 
-    def _decode_tensor(
-        self, latent: Latent, strength: float, generator: torch.Generator | None, composited: bool = False
-    ) -> np.ndarray:
+    def _decode_tensor(self, encoded: EncodedImage, strength: float, generator: torch.Generator | None,
+                       quality: str, composited: bool = False) -> np.ndarray:
         """The decoded image; `composited`: the caller keeps only a fill's hole pixels."""
-        model = self.network(latent.network)
+        model = self.network(encoded.network)
+        latent = encoded.latent
         if strength:
-            latent = model.add_latent_noise(latent, strength, generator, levels=self.inference[latent.network].noisy_skip_levels)
-        out = model.decode(latent, holes_only=composited and latent.network == "fill")
-        return self._to_array(unpad(out, latent.size))
+            latent = model.add_latent_noise(latent, strength, generator, levels=self.inference[encoded.network].noisy_skip_levels)
+        out = model.decode(latent, holes_only=composited and encoded.network == "fill", detail=quality == "best")
+        return self._to_array(unpad(out, encoded.size))
 
-    def _predict(self, image, mask, name, window, strength=0.0, generator=None, progress: ProgressFn | None = None) -> np.ndarray:
+    def _pass_done(self) -> None:
+        if self.after_pass is not None:
+            self.after_pass()
+
+    def _predict(self, image, mask, name, window, strength, generator, quality, progress: ProgressFn | None = None) -> np.ndarray:
         """Network output (not yet composited) for an image of any size, tiled when large.
 
         `name` and `window` come from `_network_and_window`: with holes anywhere, the "fill"
@@ -223,48 +232,39 @@ class Engine:
         """
         views = self.restore_views if name == "restore" and not strength else 1
         part, part_mask = image[window], mask[window]
-        # Estimated once on the whole image, so every tile and view is told the same level.
-        level = estimate_sigma_array(part) if self.network(name).config.noise_level_input else None
+        level = self._noise_level(name, part)
         with self._lock, torch.inference_mode():
             try:
                 pred = None
                 for v in range(views):
                     sub = _part(progress, v, views, "view") if views > 1 else progress
-                    tiles = self._predict_tiles(name, _view(part, v), _view(part_mask, v), strength, generator, sub, level)
-                    seen = _unview(tiles, v)
+                    seen = tiling.unview(self._predict_tiles(name, tiling.view(part, v), tiling.view(part_mask, v), strength,
+                                                             generator, quality, sub, level), v)
                     pred = seen if pred is None else pred + seen
                 if views > 1:
                     pred /= views
             finally:
-                release_freed_memory()
+                self._pass_done()
         return _paste(image, window, pred)
 
-    def _predict_tiles(self, name, image, mask, strength, generator, progress, noise_level=None) -> np.ndarray:
+    def _predict_tiles(self, name, image, mask, strength, generator, quality, progress, noise_level) -> np.ndarray:
         h, w = mask.shape
-        stride = self.network(name).config.stride
-        (ys, th), (xs, tw) = (_tile_layout(n, self.tile, self.overlap, stride) for n in (h, w))
-        if len(ys) == 1 and len(xs) == 1:
-            return self._decode_tensor(self._encode_tensor(name, image, mask, noise_level), strength, generator, composited=True)
-        out = np.zeros((h, w, 3), np.float32)
-        weight = np.zeros((h, w, 1), np.float32)
-        total, done = len(ys) * len(xs), 0
-        for y in ys:
-            for x in xs:
-                sl = np.s_[y : y + th, x : x + tw]
-                if name == "fill" and not mask[sl].any():
-                    pred = image[sl]  # no holes here: the composite keeps these pixels anyway
-                else:
-                    pred = self._decode_tensor(  # one expression: no tile's latent outlives its decode
-                        self._encode_tensor(name, image[sl], mask[sl], noise_level), strength, generator, composited=True
-                    )
-                wt = np.outer(_ramp(pred.shape[0], self.overlap), _ramp(pred.shape[1], self.overlap))[..., None]
-                out[sl] += pred * wt
-                weight[sl] += wt
-                done += 1
-                if progress:
-                    progress(done / total, f"tile {done}/{total}")
-        out /= weight
-        return out
+        where = tiling.tiles(h, w, self.tile, self.overlap, self.network(name).config.stride)
+        if len(where) == 1:
+            return self._decode_tensor(self._encode_tensor(name, image, mask, noise_level), strength, generator, quality,
+                                       composited=True)
+        blend = tiling.Blend(h, w, self.overlap)
+        for done, sl in enumerate(where, start=1):
+            if name == "fill" and not mask[sl].any():
+                pred = image[sl]  # no holes here: the composite keeps these pixels anyway
+            else:
+                pred = self._decode_tensor(  # one expression: no tile's latent outlives its decode
+                    self._encode_tensor(name, image[sl], mask[sl], noise_level), strength, generator, quality, composited=True
+                )
+            blend.add(sl, pred)
+            if progress:
+                progress(done / len(where), f"tile {done}/{len(where)}")
+        return blend.result()
 
     def _first_fill(self, rgb: np.ndarray, mask: np.ndarray, window) -> np.ndarray:
         """What a network sees on a first pass: the holes pre-filled as the fill network's
@@ -277,14 +277,14 @@ class Engine:
         out[window] = prefill(rgb[window], mask[window], self.inference["fill"].prefill)
         return out
 
-    # ---- public operations --------------------------------------------------------------
-
     def _fill_result(self, pred: np.ndarray, rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """The fill network's prediction in the holes, the known pixels exact, and (with
         `edge_solve`) the holes' edge ring re-solved biharmonically from both, pulled toward
         the network's values."""
         out = masks.composite(pred, rgb, mask)
         return resolve_edges(out, mask) if self.edge_solve else out
+
+    # ---- public operations --------------------------------------------------------------
 
     def prepare(self, image, mask=None) -> tuple[np.ndarray, np.ndarray]:
         """(float32 HxWx3 image, bool HxW mask) from any supported image and mask.
@@ -308,6 +308,7 @@ class Engine:
         strength: float = 0.0,
         seed: int | None = None,
         progress: ProgressFn | None = None,
+        quality: str | None = None,
     ) -> np.ndarray:
         """Repair an image: fill the masked pixels, keep every other pixel exactly.
 
@@ -317,6 +318,7 @@ class Engine:
         steps: passes; each pass after the first re-encodes the previous result, known pixels
             re-imposed. strength: latent noise in standard deviations of the latent (0 =
             deterministic); different seeds give different fills. seed: None means 0.
+        quality: "fast" or "best" (QUALITIES); None: the engine's.
         Returns float32 HxWx3 in [0,1].
         """
         rgb, m = self.prepare(image, mask)
@@ -324,17 +326,20 @@ class Engine:
         if not 1 <= steps <= 16:
             raise ValueError(f"steps must be between 1 and 16, got {steps}")
         _check_strength_and_mask(strength, m)
+        quality = self.quality if quality is None else _check_quality(quality)
         generator = torch.Generator().manual_seed(int(seed or 0)) if strength else None
         name, window = _network_and_window(m)
         current = self._first_fill(rgb, m, window)
         for step in range(steps):
-            pred = self._predict(current, m, name, window, float(strength), generator, _part(progress, step, steps, "pass"))
+            pred = self._predict(current, m, name, window, float(strength), generator, quality,
+                                 _part(progress, step, steps, "pass"))
             current = pred if name == "restore" else self._fill_result(pred, rgb, m)
             if progress:
                 progress((step + 1) / steps, f"pass {step + 1}/{steps} done")
         return current
 
-    def vary(self, image, strength: float = VARY_STRENGTH, count: int = 4, seed: int = 0, mask=None) -> list[np.ndarray]:
+    def vary(self, image, strength: float = VARY_STRENGTH, count: int = 4, seed: int = 0, mask=None,
+             quality: str | None = None) -> list[np.ndarray]:
         """`count` variants of an image, one per seed in seed .. seed+count-1.
 
         The image is encoded once; each variant decodes the latent plus `strength` standard
@@ -345,23 +350,19 @@ class Engine:
         if not 1 <= int(count) <= 64:
             raise ValueError(f"count must be between 1 and 64, got {count}")
         _check_strength_and_mask(strength, m)
+        quality = self.quality if quality is None else _check_quality(quality)
         name, window = _network_and_window(m)
         start = self._first_fill(rgb, m, window)
-        out = []
+        seeds = range(int(seed), int(seed) + int(count))
         if max(m[window].shape) <= self.tile:  # one tile: encode once, decode per seed
-            with self._lock, torch.inference_mode():
-                latent = self._encode_tensor(name, start[window], m[window])
-                for s in range(int(seed), int(seed) + int(count)):
-                    seeded = torch.Generator().manual_seed(s)
-                    out.append(_paste(start, window, self._decode_tensor(latent, float(strength), seeded, composited=True)))
-                del latent
-                release_freed_memory()
+            encoded = self.encode(start[window], m[window], _prefilled=True)
+            out = [_paste(start, window, self.decode(encoded, strength, s, quality, _composited=True)) for s in seeds]
         else:
-            for s in range(int(seed), int(seed) + int(count)):
-                out.append(self._predict(start, m, name, window, float(strength), torch.Generator().manual_seed(s)))
+            out = [self._predict(start, m, name, window, float(strength), torch.Generator().manual_seed(s), quality)
+                   for s in seeds]
         return [self._fill_result(o, rgb, m) if name == "fill" else o for o in out]
 
-    def vary_batch(self, images: torch.Tensor, strength, seed: int = 0) -> torch.Tensor:
+    def vary_batch(self, images: torch.Tensor, strength, seed: int = 0, quality: str | None = None) -> torch.Tensor:
         """Whole-image variations of a batch, for training pipelines: (N,3,H,W) float in
         [0,1] on any device -> float32 (N,3,H,W) on the engine's device. Each image is
         encoded once and the batch goes through the network at once; `strength` is a float
@@ -372,23 +373,26 @@ class Engine:
         strength = torch.as_tensor(strength, dtype=torch.float32).expand(len(images))
         if not 0.0 <= float(strength.min()) <= float(strength.max()) <= 5.0:
             raise ValueError("strength must be between 0 and 5")
+        quality = self.quality if quality is None else _check_quality(quality)
         if max(images.shape[-2:]) > self.tile:
-            rows = [self.vary(img.permute(1, 2, 0).float().cpu().numpy(), float(s), 1, seed + i)[0]
+            rows = [self.vary(img.permute(1, 2, 0).float().cpu().numpy(), float(s), 1, seed + i, quality=quality)[0]
                     for i, (img, s) in enumerate(zip(images, strength))]
             return torch.from_numpy(np.stack(rows)).permute(0, 3, 1, 2).to(self.device)
         model = self.network("restore")
         with self._lock, torch.inference_mode():
             try:
                 x = images.to(device=self.device, dtype=self.dtype).contiguous(memory_format=self.memory_format)
+                # Each image's level from its own pixels, before padding, as `repair` tells it.
+                level = estimate_sigma(x) if model.config.noise_level_input else None
                 x, size = pad_to_multiple(x, model.config.stride)
-                latent = model.encode(x, torch.zeros_like(x[:, :1]))
+                latent = model.encode(x, torch.zeros_like(x[:, :1]), level)
                 noisy = model.add_latent_noise(latent, strength, torch.Generator().manual_seed(int(seed)),
                                                levels=self.inference["restore"].noisy_skip_levels)
-                return unpad(model.decode(noisy), size).float().clamp_(0, 1).contiguous()
+                return unpad(model.decode(noisy, detail=quality == "best"), size).float().clamp_(0, 1).contiguous()
             finally:
-                release_freed_memory()
+                self._pass_done()
 
-    def encode(self, image, mask=None) -> Latent:
+    def encode(self, image, mask=None, _prefilled: bool = False) -> EncodedImage:
         """The latent code of an image (and optional mask), for `decode` or inspection.
 
         Works on images up to one tile (`self.tile` pixels a side); larger ones are refused.
@@ -399,14 +403,21 @@ class Engine:
         if max(m.shape) > self.tile:
             raise ValueError(f"encode takes images up to {self.tile} px a side; repair() tiles larger ones")
         name, window = _network_and_window(m)
-        start = self._first_fill(rgb, m, window)
+        start = rgb if _prefilled else self._first_fill(rgb, m, window)
         with self._lock, torch.inference_mode():
-            return self._encode_tensor(name, start, m)
+            return self._encode_tensor(name, start, m, self._noise_level(name, start))
 
-    def decode(self, latent: Latent, strength: float = 0.0, seed: int = 0) -> np.ndarray:
-        """Decode a latent from `encode`, optionally with latent noise; float32 HxWx3 in [0,1]."""
+    def decode(self, encoded: EncodedImage, strength: float = 0.0, seed: int = 0, quality: str | None = None,
+               _composited: bool = False) -> np.ndarray:
+        """Decode what `encode` returned, optionally with latent noise; float32 HxWx3 in [0,1]."""
+        quality = self.quality if quality is None else _check_quality(quality)
+        _check_strength_and_mask(strength, np.zeros(1, bool))
         with self._lock, torch.inference_mode():
-            return self._decode_tensor(latent, float(strength), torch.Generator().manual_seed(int(seed)))
+            try:
+                return self._decode_tensor(encoded, float(strength), torch.Generator().manual_seed(int(seed)), quality,
+                                           composited=_composited)
+            finally:
+                self._pass_done()
 
     def warmup(self) -> None:
         """A small forward pass per network, so the first request does not pay for lazy init."""
@@ -415,7 +426,14 @@ class Engine:
         hole[16:32, 16:32] = True
         for name, mask in (("restore", None), ("fill", hole)):
             if name in self.networks:
-                self.repair(image, mask)
+                for quality in QUALITIES if self.has_detail(name) else ("fast",):
+                    self.repair(image, mask, quality=quality)
+
+
+def _check_quality(quality: str) -> str:
+    if quality not in QUALITIES:
+        raise ValueError(f"quality must be one of {', '.join(QUALITIES)}, got {quality!r}")
+    return quality
 
 
 @functools.lru_cache(maxsize=4)
@@ -424,7 +442,8 @@ def _cached_engine(path: str, device: str, dtype: str | None) -> Engine:
 
 
 def get_engine(checkpoint_path=None, device: str = "auto", dtype: str | None = None) -> Engine:
-    """The process-wide engine for (checkpoint, device, dtype), loaded on first use."""
+    """The process-wide engine for (checkpoint, device, dtype), loaded on first use; it sets
+    no process-wide policy (an `after_pass` hook is the caller's to add)."""
     path = Path(checkpoint_path or checkpoint.DEFAULT_CHECKPOINT).resolve()
     dev, dt = device_mod.resolve(device, dtype)
     return _cached_engine(str(path), str(dev), str(dt).removeprefix("torch."))

@@ -1,7 +1,8 @@
 """Turn what users have into float32 RGB HxWx3 arrays in [0,1], and back into files.
 
 Accepts paths, bytes, file objects, PIL images and numpy arrays. Applies the EXIF
-orientation, flattens palette, grayscale, CMYK and 16-bit images to RGB, keeps the alpha
+orientation, flattens palette, grayscale, CMYK and 16-bit images to RGB (CMYK and grey through
+their ICC profile to sRGB, where they carry one), keeps the alpha
 channel apart (fully transparent pixels can become holes), takes the first frame of an
 animation, and refuses decompression bombs, truncated files and non-images with a
 ValueError whose message a user understands. Keeps what a photo says about itself (EXIF:
@@ -50,11 +51,54 @@ class Metadata:
     icc_profile: bytes | None = None
 
     @classmethod
-    def of(cls, img: Image.Image) -> "Metadata":
+    def of(cls, img: Image.Image, icc_profile: bytes | None = None) -> "Metadata":
+        """The image's EXIF, and `icc_profile`: the profile of the RGB pixels it is read as
+        (see `_to_rgb_space`), not necessarily the one its file carries."""
         exif = img.getexif()
         if len(exif):
             exif[_ORIENTATION] = 1
-        return cls(exif.tobytes() if len(exif) else None, img.info.get("icc_profile") or None)
+        return cls(exif.tobytes() if len(exif) else None, icc_profile or None)
+
+
+def _profile_space(icc: bytes) -> str | None:
+    """The colour space an ICC profile describes ("RGB", "CMYK", "GRAY", ...), or None when
+    the profile cannot be read."""
+    from PIL import ImageCms
+
+    try:
+        return ImageCms.ImageCmsProfile(io.BytesIO(icc)).profile.xcolor_space.strip()
+    except (OSError, ValueError, ImageCms.PyCMSError):
+        return None
+
+
+def _to_rgb_space(img: Image.Image) -> tuple[Image.Image, bytes | None]:
+    """(image, ICC profile of the RGB pixels it will be read as). An RGB photo keeps its own
+    profile (Display P3, Adobe RGB). A CMYK or grayscale photo with a profile of its own kind
+    is converted through that profile to sRGB, as colour-managed software shows it, and
+    carries none afterwards: its profile describes ink or grey values, which RGB output
+    must not claim. A profile of another kind than the pixels is dropped; one this reader
+    cannot parse stays with RGB pixels, for software that can."""
+    icc = img.info.get("icc_profile") or None
+    if icc is None:
+        return img, None
+    space = _profile_space(icc)
+    if img.mode in ("RGB", "RGBA", "RGBX", "P", "PA"):
+        return img, icc if space in ("RGB", None) else None
+    if (img.mode == "CMYK" and space == "CMYK") or (img.mode in ("L", "LA") and space == "GRAY"):
+        from PIL import ImageCms
+
+        alpha = img.getchannel("A") if img.mode == "LA" else None
+        source = img.convert("L") if alpha is not None else img
+        try:
+            rgb = ImageCms.profileToProfile(source, ImageCms.ImageCmsProfile(io.BytesIO(icc)), ImageCms.createProfile("sRGB"),
+                                            outputMode="RGB")
+        except (OSError, ValueError, ImageCms.PyCMSError):
+            return img, None
+        if alpha is not None:
+            rgb.putalpha(alpha)
+        rgb.info["exif"] = img.info.get("exif", b"")
+        return rgb, None
+    return img, None
 
 
 @dataclass
@@ -120,7 +164,9 @@ def _pil_to_arrays(img: Image.Image, name: str) -> LoadedImage:
             img.seek(0)  # animations: the first frame
         img.load()
         img = ImageOps.exif_transpose(img)
-        metadata = Metadata.of(img)
+        exif_source = img
+        img, icc = _to_rgb_space(img)
+        metadata = Metadata.of(exif_source, icc)
     except (OSError, SyntaxError, ValueError) as e:
         raise ValueError(f"{name} is damaged or truncated and could not be decoded ({e})") from None
     mode = img.mode

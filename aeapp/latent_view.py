@@ -8,11 +8,11 @@ import cv2
 import numpy as np
 import torch
 
-from .model import Latent
 
 
-def latent_picture(latent: Latent, level: int | None = 0) -> np.ndarray:
-    """Float32 HxWx3 [0,1] picture of one tensor of a latent, at the encoded image's size.
+def latent_picture(encoded, level: int | None = 0) -> np.ndarray:
+    """Float32 HxWx3 [0,1] picture of one tensor of an encoded image's latent (an
+    aeapp.engine.EncodedImage), at the image's size.
 
     level: which skip tensor (0 = finest, the most detailed), or None for the coarsest code.
     Each latent position is coloured by its projection on the tensor's first three principal
@@ -20,9 +20,9 @@ def latent_picture(latent: Latent, level: int | None = 0) -> np.ndarray:
     take a component), stretched between the 1st and 99th percentiles and enlarged with
     nearest neighbour so each position shows as a block.
     """
+    latent, size = encoded.latent, encoded.size
     t = latent.code if level is None or not latent.skips else latent.skips[min(level, len(latent.skips) - 1)]
     c, h, w = t.shape[1:]
-    size = latent.size or tuple(latent.input.shape[-2:])
     step = latent.input.shape[-2] / h  # input pixels per latent position
     h_used, w_used = min(h, math.ceil(size[0] / step)), min(w, math.ceil(size[1] / step))
     x = t[0, :, :h_used, :w_used].float().cpu()

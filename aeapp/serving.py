@@ -34,17 +34,19 @@ def gpu_function(duration: int) -> Callable[[Callable], Callable]:
     return spaces.GPU(duration=duration)
 
 
-def load_engine(checkpoint, keep_freed_mib: float, device: str = "auto"):
+def start_server_engine(checkpoint, keep_freed_mib: float, device: str = "auto"):
     """(engine, None), or (None, a message saying what is wrong) when the checkpoint or the
-    device cannot be used; loaded once, warmed up, in a process that keeps its memory flat."""
-    from .engine import get_engine
-    from .heap import keep_freed_memory, limit_arenas
+    device cannot be used. Sets this process's memory policy, as a long-running server's
+    (few heaps; freed memory kept up to `keep_freed_mib` of resident memory, handed back
+    after each network pass above it), and loads the engine once, warmed up."""
+    from .engine import Engine
+    from .heap import keep_freed_memory, limit_arenas, release_freed_memory
 
-    limit_arenas()  # a long-running server: keeps its resident memory flat
+    limit_arenas()
     if keep_freed_mib > 0:
         keep_freed_memory(keep_freed_mib)
     try:
-        engine = get_engine(checkpoint, device="cpu" if ON_ZERO_GPU else device)
+        engine = Engine.from_checkpoint(checkpoint, device="cpu" if ON_ZERO_GPU else device, after_pass=release_freed_memory)
         engine.warmup()
         return engine, None
     except ValueError as e:  # CheckpointError or an unavailable device
@@ -68,7 +70,8 @@ def engine_for_call(engine):
 
         networks = {name: copy.deepcopy(net) for name, net in engine.networks.items()}
         _on_gpu[id(engine)] = Engine(networks, torch.device("cuda"), torch.float16, info=engine.info,
-                                     checkpoint_path=engine.checkpoint_path, inference=engine.inference)
+                                     checkpoint_path=engine.checkpoint_path, inference=engine.inference,
+                                     after_pass=engine.after_pass)
     return _on_gpu[id(engine)]
 
 

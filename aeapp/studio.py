@@ -51,17 +51,17 @@ def variations(engine, rgb: np.ndarray, strength: float, count: int, seed: int, 
     augmentations drawn from the same seed. Also a picture of the latent code at the finest
     level the noise reaches (None for photos larger than one tile, which are not encoded
     whole)."""
-    latent = engine.encode(rgb) if max(rgb.shape[:2]) <= engine.tile else None
+    encoded = engine.encode(rgb) if max(rgb.shape[:2]) <= engine.tile else None
     picture = None
-    if latent is not None:
-        noised = engine.inference[latent.network].noisy_skip_levels
-        picture = latent_picture(latent, level=min(noised, default=None))
+    if encoded is not None:
+        noised = engine.inference[encoded.network].noisy_skip_levels
+        picture = latent_picture(encoded, level=min(noised, default=None))
     out = []
     for i in range(count):
         if progress:
             progress(0.1 + 0.8 * i / count, f"variant {i + 1} of {count}")
         s = int(seed) + i
-        base = engine.decode(latent, float(strength), s) if latent is not None else engine.vary(rgb, float(strength), 1, s)[0]
+        base = engine.decode(encoded, float(strength), s) if encoded is not None else engine.vary(rgb, float(strength), 1, s)[0]
         out.append((augment(base, settings, s), s))
     return out, picture
 
@@ -84,24 +84,45 @@ def _cut(photo_u8: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 def holes_state(photo_u8: np.ndarray, mask: np.ndarray, original_u8: np.ndarray | None = None) -> dict:
-    """What a session remembers once holes are cut into the editor's photo: what the editor
-    shows ("shown"), the holes ("mask"), the pixels they cover ("photo", which Clear mask
+    """What a session remembers once holes are cut into the editor's photo: the holes
+    ("mask"), the photo they were cut into ("photo", whose pixels under the holes Clear mask
     puts back) and, after a synthetic damage, the undamaged photo ("original", for scores)."""
-    return {"shown": _cut(photo_u8, mask), "mask": mask, "photo": photo_u8, "original": original_u8}
+    return {"mask": mask, "photo": photo_u8, "original": original_u8}
 
 
 def _shows(state: dict | None, rgb: np.ndarray) -> bool:
     """Whether the editor's photo `rgb` is the one `state` cut holes into (its other pixels
     equal; the holes themselves may have been painted over or cleared since)."""
-    if not state or state.get("shown") is None or state["shown"].shape[:2] != rgb.shape[:2]:
+    if not state or state.get("photo") is None or state["photo"].shape[:2] != rgb.shape[:2]:
         return False
-    return np.array_equal(_cut(image_io.to_uint8(rgb), state["mask"]), state["shown"])
+    return np.array_equal(_cut(image_io.to_uint8(rgb), state["mask"]), _cut(state["photo"], state["mask"]))
 
 
 def photo_under_holes(rgb: np.ndarray, state: dict | None) -> np.ndarray:
     """The editor's photo with the pixels its cut-out holes cover put back (from `state`),
     or `rgb` itself when the session did not cut them. float32 HxWx3."""
     return image_io.load_image(state["photo"]) if _shows(state, rgb) else rgb
+
+
+def source_photo(rgb: np.ndarray, mask: np.ndarray, source: image_io.LoadedImage | None) -> image_io.LoadedImage | None:
+    """The photo file a user uploaded into the editor (`source`, read on the server with its
+    EXIF and colour profile), when the editor still shows it; else None. The editor hands
+    back a PNG the browser re-encoded, without metadata and with colours the browser may
+    have converted to sRGB. Pixels equal outside the holes (within JPEG decoders' rounding):
+    the file itself, metadata and all. The same picture in converted colours: the editor's
+    pixels with the file's EXIF (no profile: they are sRGB now). Another picture: None."""
+    if source is None or source.rgb.shape != rgb.shape:
+        return None
+    known = ~mask
+    if not known.any():
+        return None
+    diff = np.abs(image_io.to_uint8(source.rgb).astype(np.int16) - image_io.to_uint8(rgb).astype(np.int16)).max(axis=2)
+    if (diff[known] <= 2).mean() >= 0.99:
+        return source
+    a, b = source.rgb.mean(axis=2)[known], rgb.mean(axis=2)[known]
+    if a.std() > 0 and b.std() > 0 and np.corrcoef(a, b)[0, 1] > 0.99:
+        return image_io.LoadedImage(rgb, metadata=image_io.Metadata(exif=source.metadata.exif))
+    return None
 
 
 def _fmt(scores: dict, key: str, unit: str = " dB") -> str:

@@ -46,7 +46,7 @@ import torch
 
 from aeapp import damage, heap, image_io, peers
 from aeapp.comparison import quality
-from aeapp.config import DTYPE_CHOICES
+from aeapp.device import DTYPE_CHOICES
 from aeapp.engine import get_engine
 from bench.common import damaged_inputs, median_seconds
 

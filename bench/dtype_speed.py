@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from aeapp import damage, metrics
-from aeapp.config import DTYPE_CHOICES
+from aeapp.device import DTYPE_CHOICES
 from aeapp.device import cpu_has_native_bfloat16
 from aeapp.engine import get_engine
 from bench.common import load_photos, median_seconds

@@ -49,7 +49,7 @@ def main() -> None:
     # Every damage, then a repair with the classical comparison on: holes use the OpenCV
     # inpaintings, noise the OpenCV denoiser with its estimated sigma.
     for kind in ("thick", "noise", "camera"):
-        value, state, _ = app.damage_image(editor, kind, 25, 0, None)
+        value, state, *_ = app.damage_image(editor, kind, 25, 0, None)
         outputs = app.repair_image(as_uploaded(value), 1, 0.0, 0, False, True, state)
         report, gallery = outputs[2], outputs[3]
         assert "PSNR" in report and "OpenCV" in report, report

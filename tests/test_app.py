@@ -95,7 +95,7 @@ def test_without_paint_the_whole_image_is_restored(photo_u8):
 
 
 def test_synthetic_damage_then_repair_is_scored_against_the_original(photo_u8):
-    value, state, mask_path = app.damage_image(_editor(photo_u8), "boxes", 25, 3, None)
+    value, state, mask_path, _ = app.damage_image(_editor(photo_u8), "boxes", 25, 3, None)
     assert np.array_equal(to_uint8(state["original"]), photo_u8)
     # The holes travel in the photo's alpha (cut out, fully transparent), not on a layer.
     background = _pixels(value["background"])
@@ -109,13 +109,13 @@ def test_synthetic_damage_then_repair_is_scored_against_the_original(photo_u8):
 
 
 def test_damaging_twice_damages_the_original_not_the_damaged_copy(photo_u8):
-    first, state, _ = app.damage_image(_editor(photo_u8), "thick", 25, 1, None)
-    _, state2, _ = app.damage_image(_as_uploaded(first), "thin", 25, 2, state)
+    first, state, *_ = app.damage_image(_editor(photo_u8), "thick", 25, 1, None)
+    _, state2, *_ = app.damage_image(_as_uploaded(first), "thin", 25, 2, state)
     assert np.array_equal(to_uint8(state2["original"]), photo_u8)
 
 
 def test_noise_damage_gives_no_layer(photo_u8):
-    value, _, _ = app.damage_image(_editor(photo_u8), "noise", 30, 0, None)
+    value, *_ = app.damage_image(_editor(photo_u8), "noise", 30, 0, None)
     assert value["layers"] == [] and not np.array_equal(_pixels(value["background"]), photo_u8)
 
 
@@ -221,6 +221,23 @@ def test_api_endpoints(tmp_path, photo_u8):
     assert not np.array_equal(load_image(variants[0][0]), load_image(variants[1][0]))
 
 
+def test_damage_sigma_outside_the_sliders_range_is_refused(tmp_path, photo_u8):
+    save_image(photo_u8, tmp_path / "p.png")
+    for sigma in (1000, 0, -5):
+        with pytest.raises(gr.Error, match="between 1 and 75"):
+            app.api_damage(str(tmp_path / "p.png"), "noise", sigma, 0)
+        with pytest.raises(gr.Error, match="between 1 and 75"):
+            app.damage_image(_editor(photo_u8), "noise", sigma, 0, None)
+
+
+def test_the_vary_endpoint_defaults_to_the_variation_strength_not_the_repairs():
+    endpoint = next(d for d in app.demo.fns.values() if d.api_name == "vary")
+    strength = endpoint.inputs[1]
+    assert strength.value == app.VARY_STRENGTH > 0
+    repair = next(d for d in app.demo.fns.values() if d.api_name == "repair")
+    assert repair.inputs[3].value == 0.0 and repair.inputs[3] is not strength
+
+
 def test_api_refuses_a_file_that_is_not_an_image(tmp_path):
     bad = tmp_path / "x.png"
     bad.write_text("hello")
@@ -286,7 +303,7 @@ def test_cli_says_what_is_wrong_with_a_broken_checkpoint_in_one_line(tmp_path, k
 
 def test_sessions_hold_no_float_copies_and_expire_with_the_results(photo_u8):
     box = (10, 30, 10, 40)
-    _, damaged, _ = app.damage_image(_editor(photo_u8), "thick", 25, 1, None)
+    _, damaged, *_ = app.damage_image(_editor(photo_u8), "thick", 25, 1, None)
     *_, last, _ = app.repair_image(_editor(photo_u8, [box]), 1, 0.0, 0, False, False, None)
     _, candidates = app.candidate_fills(_editor(photo_u8, [box]), 1, 0.0, 7, 3)
     arrays = [v for state in (damaged, last, candidates) for v in state.values() if isinstance(v, np.ndarray)]

@@ -307,3 +307,45 @@ def test_files_the_app_cannot_use_get_a_message_at_once_and_the_photo_stays(serv
         text, seconds = message_after(page, lambda: page.locator("#repair-button").click())
         assert "too large to send" in text and "2 MB" in text and seconds < 10
         browser.close()
+
+
+def test_the_vary_endpoint_varies_with_its_defaults(server, photo_path):
+    from gradio_client import Client, handle_file
+
+    variants = Client(server, verbose=False).predict(handle_file(str(photo_path)), api_name="/vary")
+    images = [to_uint8(load_image(v["image"])) for v in variants]
+    assert len(images) == 4 and not np.array_equal(images[0], images[1])
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (apt-get install chromium)")
+def test_the_downloaded_repair_keeps_the_photos_exif_and_colour_profile(server, tmp_path):
+    from PIL import ImageCms
+    from playwright.sync_api import sync_playwright
+
+    exif = Image.Exif()
+    exif[0x010F] = "TestCam"  # camera make
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    photo = to_uint8(make_photo(120, 160, seed=5))
+    Image.fromarray(photo).save(tmp_path / "camera.jpg", quality=95, exif=exif.tobytes(), icc_profile=srgb)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = _page_with_photo(browser, server, tmp_path / "camera.jpg")
+        page.get_by_label("Brush", exact=True).click()
+        box = page.locator("#editor canvas").first.bounding_box()
+        cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        page.mouse.move(cx - 30, cy)
+        page.mouse.down()
+        page.mouse.move(cx + 30, cy + 10, steps=10)
+        page.mouse.up()
+        page.locator("#repair-button").click()
+        page.wait_for_function("document.querySelector('#report').innerText.includes('Repaired')", timeout=60_000)
+        with page.expect_download(timeout=60_000) as download:
+            page.get_by_text("Download repaired PNG").click()
+        download.value.save_as(tmp_path / "repaired.png")
+        browser.close()
+    with Image.open(tmp_path / "repaired.png") as out:
+        assert out.getexif().get(0x010F) == "TestCam" and out.info.get("icc_profile") == srgb
+        repaired = np.asarray(out.convert("RGB"))
+    original = np.asarray(Image.open(tmp_path / "camera.jpg").convert("RGB"))
+    changed = np.any(repaired != original, axis=2)
+    assert changed.any() and changed.mean() < 0.2  # the file's own pixels, repaired where painted

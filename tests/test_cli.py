@@ -89,6 +89,7 @@ def test_dtype_can_be_chosen(tmp_path, folder, tiny_checkpoint):
         assert cli.main(argv) == 0
         outs.append(load_image(out))
     assert np.abs(outs[0] - outs[1]).mean() < 0.02
+    assert not np.array_equal(outs[0], outs[1])  # two precisions ran, not one twice
 
 
 def test_vary_writes_count_variants(tmp_path, folder, tiny_checkpoint):

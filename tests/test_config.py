@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from aeapp.config import InferenceConfig, ModelConfig, TrainConfig, split_network_config
+from aeapp.config import InferenceConfig, ModelConfig, TrainConfig
 
 
 def test_model_config_round_trips_through_json():
@@ -13,7 +13,7 @@ def test_model_config_round_trips_through_json():
 
 
 def test_train_config_round_trips_with_nested_model():
-    cfg = TrainConfig(seed=7, model=ModelConfig(latent_channels=8))
+    cfg = TrainConfig(data="photos", seed=7, model=ModelConfig(latent_channels=8), inference=InferenceConfig(prefill="telea_ns"))
     again = TrainConfig.from_dict(json.loads(cfg.to_json()))
     assert again == cfg
 
@@ -44,9 +44,17 @@ def test_noisy_skip_levels_must_be_levels_the_architecture_has():
         InferenceConfig(noisy_skip_levels=(1,)).check(two_levels)
 
 
-def test_a_config_that_mixes_architecture_and_inference_settings_is_split():
-    model, inference = split_network_config({**ModelConfig().to_dict(), "prefill": "telea_ns", "noisy_skip_levels": [0, 1]})
-    assert model == ModelConfig() and inference == InferenceConfig(prefill="telea_ns", noisy_skip_levels=(0, 1))
+def test_a_detail_path_needs_both_its_width_and_its_depth():
+    assert ModelConfig(detail_channels=8, detail_blocks=2).detail_channels == 8
+    for channels, blocks in ((8, 0), (0, 2), (-1, -1)):
+        with pytest.raises(ValueError, match="detail_channels and detail_blocks"):
+            ModelConfig(detail_channels=channels, detail_blocks=blocks)
+
+
+def test_training_data_has_no_default_outside_the_repository():
+    with pytest.raises(ValueError, match="data is required"):
+        TrainConfig()
+    assert TrainConfig(data="photos").val_data == ()  # validation only where sets are named
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -59,4 +67,4 @@ def test_a_config_that_mixes_architecture_and_inference_settings_is_split():
 def test_invalid_train_configs_are_refused(kwargs, message):
     # A resolved config.json read back, not only the command line, must meet these.
     with pytest.raises(ValueError, match=message):
-        TrainConfig.from_dict({**TrainConfig().to_dict(), **kwargs})
+        TrainConfig.from_dict({**TrainConfig(data="photos").to_dict(), **kwargs})

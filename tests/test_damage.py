@@ -82,10 +82,10 @@ def test_tiny_images_get_masks_too():
         assert damage.make_mask(kind, 1, 1, np.random.default_rng(0)).shape == (1, 1)
 
 
-def test_the_cli_offers_the_damage_kinds_there_are():
-    from aeapp import cli
+def test_the_cli_offers_the_damage_kinds_and_the_strength_the_package_has():
+    from aeapp import cli, engine
 
-    assert cli.DAMAGE_KINDS == damage.KINDS
+    assert cli.DAMAGE_KINDS == damage.KINDS and cli.VARY_STRENGTH == engine.VARY_STRENGTH
 
 
 def test_camera_damage_is_seeded_whole_image_noise_and_described():

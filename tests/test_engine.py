@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from aeapp import device as device_mod, engine as engine_mod
+from aeapp import device as device_mod, engine as engine_mod, tiling
 from aeapp.config import InferenceConfig
 from aeapp.engine import Engine, get_engine
 
@@ -26,10 +26,19 @@ def test_unmasked_pixels_are_exact_for_odd_sizes(engine, h, w):
     assert 0.0 <= out.min() and out.max() <= 1.0
 
 
-def test_holes_are_filled_from_context_not_left_black(engine, photo):
+def test_holes_are_filled_by_the_network_from_their_context(engine, photo):
+    from aeapp.prefill import prefill
+
     mask = make_hole(photo.shape[:2])
     out = engine.repair(photo, mask)
-    assert not np.array_equal(out[mask], np.zeros_like(out[mask]))
+    # Not the classical prefill the network starts from: the network changed it ...
+    start = prefill(photo, mask, engine.inference["fill"].prefill)
+    assert np.abs(out[mask] - start[mask]).mean() > 1e-3
+    # ... and what it put there depends on the pixels around the hole, not on what was in it.
+    assert np.array_equal(out, engine.repair(np.where(mask[..., None], 1.0 - photo, photo), mask))
+    elsewhere = photo.copy()
+    elsewhere[~mask] = photo[~mask][::-1]
+    assert not np.array_equal(engine.repair(elsewhere, mask)[mask], out[mask])
 
 
 def test_empty_mask_is_blind_restoration_of_the_whole_image(engine, photo):
@@ -115,18 +124,27 @@ def test_refinement_head_on_hole_blocks_repairs_as_the_whole_image_head(monkeypa
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-5)
 
 
-def test_large_images_are_tiled_with_blended_seams(tiny_model, photo):
+def test_large_images_are_tiles_blended_with_ramps_across_their_overlaps():
     big = make_photo(70, 90)
-    mask = make_hole(big.shape[:2], (30, 40, 10, 80))
     tiled = Engine(make_tiny_networks(), torch.device("cpu"), torch.float32, tile=32, overlap=8)
     whole = Engine(make_tiny_networks(), torch.device("cpu"), torch.float32)
-    assert len(engine_mod._tile_layout(70, tiled.tile, tiled.overlap)[0]) > 1
+    where = tiling.tiles(70, 90, tiled.tile, tiled.overlap, tiled.networks["restore"].config.stride)
+    assert len(where) > 4
     steps = []
-    out = tiled.repair(big, mask, progress=lambda f, msg: steps.append(f))
-    assert out.shape == big.shape and np.isfinite(out).all()
-    assert np.array_equal(out[~mask], big[~mask])
+    out = tiled.repair(big, progress=lambda f, msg: steps.append(f))
+    # Each tile repaired on its own, then averaged where tiles overlap with weights that fall
+    # toward each tile's edge: exactly what the tiled repair gives.
+    blend = tiling.Blend(70, 90, tiled.overlap)
+    for sl in where:
+        blend.add(sl, whole.repair(big[sl]))
+    np.testing.assert_allclose(out, blend.result(), rtol=0, atol=1e-5)
+    # In an overlap both neighbours count: the result lies strictly between them somewhere.
+    a, b = whole.repair(big[where[0]]), whole.repair(big[where[1]])
+    seam = slice(where[1][1].start, where[0][1].stop)
+    left, right = a[:, seam.start - where[0][1].start :], b[:, : seam.stop - where[1][1].start]
+    mixed = out[where[0][0], seam]
+    assert ((mixed - np.minimum(left, right) > 1e-4) & (np.maximum(left, right) - mixed > 1e-4)).any()
     assert steps and steps[-1] == pytest.approx(1.0)
-    assert whole.repair(big, mask).shape == big.shape
 
 
 def test_tile_blending_adds_up_to_one():
@@ -167,7 +185,7 @@ def test_the_fill_network_sees_only_the_window_around_the_holes(engine):
     seen = []
     fill = engine.networks["fill"]
     original = fill.encode
-    fill.encode = lambda x, m: seen.append(tuple(x.shape[-2:])) or original(x, m)
+    fill.encode = lambda x, m, level=None: seen.append(tuple(x.shape[-2:])) or original(x, m, level)
     big = make_photo(600, 800)
     mask = make_hole(big.shape[:2], (300, 310, 400, 420))
     out = engine.repair(big, mask)
@@ -199,10 +217,10 @@ def test_blind_and_hole_repairs_use_different_networks(photo):
 
 def test_views_are_undone_exactly_for_every_rotation_and_mirror():
     a = np.arange(5 * 7 * 3, dtype=np.float32).reshape(5, 7, 3)
-    seen = [engine_mod._view(a, v) for v in range(len(engine_mod.VIEWS))]
+    seen = [tiling.view(a, v) for v in range(len(tiling.VIEWS))]
     assert len({s.tobytes() + bytes(s.shape) for s in seen}) == 8
     for v, s in enumerate(seen):
-        assert np.array_equal(engine_mod._unview(s, v), a)
+        assert np.array_equal(tiling.unview(s, v), a)
 
 
 def test_restore_views_average_the_network_over_rotations(photo):
@@ -235,7 +253,7 @@ def test_restore_views_out_of_range_are_refused(views):
 
 def test_tile_weights_cover_every_pixel():
     for n in (33, 100, 4000):
-        starts, size = engine_mod._tile_layout(n, 32, 8, 4)
+        starts, size = tiling.layout(n, 32, 8, 4)
         assert size <= 32 and size % 4 == 0
         covered = np.zeros(n, bool)
         for s in starts:
@@ -243,9 +261,9 @@ def test_tile_weights_cover_every_pixel():
         assert covered.all() and starts[0] == 0 and starts[-1] == n - size
         assert max(b - a for a, b in zip(starts, starts[1:])) <= size - 8  # every seam overlaps enough
     # A 24 MP photo: 3 x 4 tiles of about 1424 x 1600, not 2048-pixel tiles overlapping by half.
-    assert engine_mod._tile_layout(4000, 2048, 128, 16) == ([0, 1288, 2576], 1424)
-    assert engine_mod._tile_layout(6000, 2048, 128, 16)[1] == 1600
-    assert (engine_mod._ramp(32, 8) > 0).all()
+    assert tiling.layout(4000, 2048, 128, 16) == ([0, 1288, 2576], 1424)
+    assert tiling.layout(6000, 2048, 128, 16)[1] == 1600
+    assert (tiling.ramp(32, 8) > 0).all()
 
 
 def test_vary_gives_distinct_reproducible_variants(engine, photo):
@@ -278,10 +296,63 @@ def test_vary_count_is_checked(engine, photo):
 
 def test_encode_decode_matches_a_one_view_repair(photo):
     engine = Engine(make_tiny_networks(), torch.device("cpu"), torch.float32, restore_views=1)
-    latent = engine.encode(photo)
-    assert latent.size == photo.shape[:2]
-    assert np.allclose(engine.decode(latent), engine.repair(photo), atol=1e-6)
-    assert not np.array_equal(engine.decode(latent, strength=1.0, seed=0), engine.decode(latent))
+    encoded = engine.encode(photo)
+    assert encoded.size == photo.shape[:2] and encoded.network == "restore"
+    assert np.allclose(engine.decode(encoded), engine.repair(photo), atol=1e-6)
+    assert not np.array_equal(engine.decode(encoded, strength=1.0, seed=0), engine.decode(encoded))
+
+
+def test_a_noise_level_network_is_told_the_same_level_on_every_path():
+    """The level is estimated once, on the image as it is: padding to the network's stride
+    (a side that is not a multiple of it) must not change what encode, vary and vary_batch
+    tell the network, so they give what repair gives."""
+    import dataclasses
+
+    from aeapp.model import ConvAutoencoder
+
+    from .conftest import TINY, TINY_INFERENCE
+
+    torch.manual_seed(0)
+    net = ConvAutoencoder(dataclasses.replace(TINY, noise_level_input=True), TINY_INFERENCE).eval()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.normal_(0.0, 0.15)
+    engine = Engine({"restore": net}, torch.device("cpu"), torch.float32, restore_views=1)
+    noisy = np.clip(make_photo(37, 50) + np.random.default_rng(0).normal(0, 0.1, (37, 50, 3)), 0, 1).astype(np.float32)
+    repaired = engine.repair(noisy)
+    encoded = engine.encode(noisy)
+    assert encoded.noise_level == pytest.approx(engine_mod.estimate_sigma_array(noisy))
+    np.testing.assert_allclose(engine.decode(encoded), repaired, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(engine.vary(noisy, strength=0.0, count=1)[0], repaired, rtol=0, atol=1e-6)
+    batch = torch.from_numpy(noisy).permute(2, 0, 1)[None]
+    np.testing.assert_allclose(engine.vary_batch(batch, 0.0)[0].permute(1, 2, 0).numpy(), repaired, rtol=0, atol=1e-5)
+
+
+def test_best_quality_runs_the_detail_path_and_fast_leaves_it_out(photo):
+    import dataclasses
+
+    from aeapp.model import ConvAutoencoder
+
+    from .conftest import TINY, TINY_INFERENCE
+
+    torch.manual_seed(0)
+    net = ConvAutoencoder(dataclasses.replace(TINY, detail_channels=4, detail_blocks=1), TINY_INFERENCE).eval()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.normal_(0.0, 0.15)
+    engine = Engine({"restore": net}, torch.device("cpu"), torch.float32)
+    assert engine.has_detail("restore") and not Engine(make_tiny_networks(), torch.device("cpu"), torch.float32).has_detail()
+    fast, best = engine.repair(photo, quality="fast"), engine.repair(photo, quality="best")
+    assert np.abs(fast - best).mean() > 1e-3
+    assert np.array_equal(fast, engine.repair(photo))  # fast is the default ...
+    assert np.array_equal(best, Engine({"restore": net}, torch.device("cpu"), torch.float32, quality="best").repair(photo))
+    # ... and is the network without its detail path.
+    without = dataclasses.replace(TINY, detail_channels=0, detail_blocks=0)
+    base = ConvAutoencoder(without, TINY_INFERENCE).eval()
+    base.load_state_dict({k: v for k, v in net.state_dict().items() if not k.startswith("detail.")})
+    assert np.array_equal(fast, Engine({"restore": base}, torch.device("cpu"), torch.float32).repair(photo))
+    with pytest.raises(ValueError, match="quality must be one of fast, best"):
+        engine.repair(photo, quality="max")
 
 
 def test_concurrent_calls_match_sequential_ones(engine):

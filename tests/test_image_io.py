@@ -201,6 +201,27 @@ def test_metadata_is_read_with_orientation_reset_and_written_where_the_format_ho
     assert image_io.read_image(_bytes(img, "PNG")).metadata == image_io.Metadata()
 
 
+def test_cmyk_and_grey_photos_are_read_through_their_profiles_into_srgb_and_carry_none(tmp_path):
+    from .icc import cmyk_profile, gray_profile
+
+    # A linear grey profile: grey 128 is half the light, which sRGB writes as 188.
+    grey = image_io.read_image(_bytes(Image.new("L", (4, 3), 128), "PNG", icc_profile=gray_profile(1.0)))
+    assert np.allclose(grey.rgb * 255, 188, atol=2) and grey.metadata.icc_profile is None
+    # A CMYK profile that prints cyan ink as red: read through the profile, not by formula.
+    red, white, black = (53.2, 80.1, 67.2), (100, 0, 0), (0, 0, 0)
+    corners = {(c, m, y, k): white if (c, m, y, k) == (0, 0, 0, 0) else red if (c, m, y, k) == (1, 0, 0, 0) else black
+               for c in (0, 1) for m in (0, 1) for y in (0, 1) for k in (0, 1)}
+    cmyk = image_io.read_image(_bytes(Image.new("CMYK", (4, 3), (255, 0, 0, 0)), "JPEG", icc_profile=cmyk_profile(corners),
+                                      quality=100))
+    assert np.allclose(cmyk.rgb[0, 0] * 255, (250, 0, 6), atol=8) and cmyk.metadata.icc_profile is None
+    path = image_io.save_image(cmyk.rgb, tmp_path / "out.jpg", metadata=cmyk.metadata)
+    with Image.open(path) as out:
+        assert "icc_profile" not in out.info  # RGB output never claims a CMYK profile
+    # A CMYK profile on RGB pixels does not fit them: dropped, never copied into the output.
+    mismatched = image_io.read_image(_bytes(_rgb_pil(8, 6), "JPEG", icc_profile=cmyk_profile(corners)))
+    assert mismatched.metadata.icc_profile is None
+
+
 @pytest.mark.skipif(".heic" not in image_io.IMAGE_SUFFIXES, reason="pillow-heif is not installed")
 def test_heic_photos_are_read(tmp_path):
     img = _rgb_pil(24, 32)

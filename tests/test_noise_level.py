@@ -72,7 +72,7 @@ def test_a_fine_tune_that_adds_the_level_input_starts_as_its_source(tmp_path):
 
     source = make_tiny_model(2)
     path = checkpoint.save(tmp_path / "src.safetensors", {"restore": source})
-    cfg = parse_args(["--task", "restore", *TINY_FLAGS, "--model-noise-level-input", "--init-from", str(path)])
+    cfg = parse_args(["--data", "photos", "--task", "restore", *TINY_FLAGS, "--model-noise-level-input", "--init-from", str(path)])
     model, ema = ConvAutoencoder(cfg.model, cfg.inference), ConvAutoencoder(cfg.model, cfg.inference)
     init_weights(cfg, model, ema)
     x = torch.rand(1, 3, 16, 16)

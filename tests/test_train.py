@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TINY_FLAGS = [
     "--model-unshuffle", "2", "--model-widths", "8", "16", "--model-encoder-blocks", "1", "1",
     "--model-decoder-blocks", "1", "1", "--model-global-blocks", "1", "--model-latent-channels", "4",
-    "--model-noisy-skip-levels", "0", "--model-bottleneck-dilations", "1", "2",
+    "--noisy-skip-levels", "0", "--model-bottleneck-dilations", "1", "2",
 ]
 
 
@@ -41,13 +41,13 @@ def _args(data, out, steps, extra=(), task="fill"):
 
 
 def test_parse_args_fills_both_configs():
-    cfg = parse_args(["--seed", "3", "--minutes", "1.5", *TINY_FLAGS, "--no-amp"])
+    cfg = parse_args(["--data", "photos", "--seed", "3", "--minutes", "1.5", *TINY_FLAGS, "--no-amp"])
     assert cfg.seed == 3 and cfg.minutes == 1.5 and cfg.amp is False
     assert cfg.model.widths == (8, 16) and cfg.model.stride == 4
 
 
 def test_cosine_schedule_warms_up_and_decays():
-    cfg = parse_args(["--lr", "1e-3", "--min-lr", "1e-5", "--warmup-steps", "10"])
+    cfg = parse_args(["--data", "photos", "--lr", "1e-3", "--min-lr", "1e-5", "--warmup-steps", "10"])
     assert lr_at(0, 100, cfg) == pytest.approx(1e-4)
     assert lr_at(10, 100, cfg) == pytest.approx(1e-3)
     assert lr_at(100, 100, cfg) == pytest.approx(1e-5)
@@ -100,11 +100,11 @@ def test_restore_with_a_noise_level_input_and_camera_like_noise_validates_on_eve
 
 def test_a_noise_level_input_is_for_the_restore_network_only():
     with pytest.raises(SystemExit):
-        parse_args(["--task", "fill", "--model-noise-level-input"])
+        parse_args(["--data", "photos", "--task", "fill", "--model-noise-level-input"])
 
 
 def test_sample_weights_weight_the_loss_per_sample():
-    cfg = parse_args([])
+    cfg = parse_args(["--data", "photos"])
     gen = torch.Generator().manual_seed(0)
     pred, clean = torch.rand(3, 3, 16, 16, generator=gen), torch.rand(3, 3, 16, 16, generator=gen)
     ones = torch.ones(3, 1, 16, 16)
@@ -115,7 +115,7 @@ def test_sample_weights_weight_the_loss_per_sample():
 
 
 def test_psnr_loss_follows_the_mean_log_mse_and_skips_samples_without_holes():
-    cfg = parse_args(["--pixel-loss", "psnr", "--fft-weight", "0"])
+    cfg = parse_args(["--data", "photos", "--pixel-loss", "psnr", "--fft-weight", "0"])
     gen = torch.Generator().manual_seed(0)
     clean = torch.rand(3, 3, 16, 16, generator=gen)
     error = torch.randn(3, 3, 16, 16, generator=gen) * torch.tensor([0.03, 0.3, 0.1]).view(3, 1, 1, 1)
@@ -142,9 +142,10 @@ def test_bad_flags_are_one_line_errors(capsys):
         (["--pixel-loss", "l2"], "invalid choice: 'l2'"),
         (["--task", "paint"], "invalid choice: 'paint'"),
         (["--model-widths", "32", "64", "--model-encoder-blocks", "1"], "one entry per width"),
+        ([], "the following arguments are required: --data"),
     ]:
         with pytest.raises(SystemExit) as exit_info:
-            parse_args(argv)
+            parse_args(["--data", "photos", *argv] if argv else argv)
         assert exit_info.value.code == 2
         assert message in capsys.readouterr().err
 
@@ -155,7 +156,7 @@ def test_mask_weights_set_the_odds_of_each_hole_kind():
 
     clean = make_photo(64, 64, seed=0)
     for kind, weights in [("boxes", ["0", "0", "1", "0"]), ("thin", ["1", "0", "0", "0"])]:
-        cfg = parse_args(["--p-noisy-context", "0", "--mask-weights", *weights, *TINY_FLAGS])
+        cfg = parse_args(["--data", "photos", "--p-noisy-context", "0", "--mask-weights", *weights, *TINY_FLAGS])
         for seed in range(5):
             _, mask = damage_sample(clean, np.random.default_rng(seed), cfg, scale=1.0)
             expected_rng = np.random.default_rng(seed)
@@ -170,7 +171,7 @@ def test_mask_weights_set_the_odds_of_each_hole_kind():
 def test_crop_max_varies_the_crop_side_and_keeps_the_pixels_per_batch():
     from train.data import DamagedCrops
 
-    cfg = parse_args(["--task", "restore", "--batch-size", "8", "--crop", "32", "--crop-max", "64", *TINY_FLAGS])
+    cfg = parse_args(["--data", "photos", "--task", "restore", "--batch-size", "8", "--crop", "32", "--crop-max", "64", *TINY_FLAGS])
     photos = [(make_photo(80, 90, seed=i) * 255).astype("uint8") for i in range(3)]
     rng = np.random.default_rng(0)
     sides = set()
@@ -314,7 +315,7 @@ def test_latent_noise_draws_trains(data, tmp_path):
     extra = ["--val-every", "100", "--latent-noise-prob", "1", "--latent-noise-max", "3", "--latent-noise-draws", "3"]
     assert train(parse_args(_args(data, tmp_path / "imle", 3, extra)))["step"] == 3
     with pytest.raises(SystemExit):
-        parse_args(["--latent-noise-draws", "0"])
+        parse_args(["--data", "photos", "--latent-noise-draws", "0"])
 
 
 def test_same_seed_same_weights(data, tmp_path):

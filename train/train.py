@@ -45,7 +45,7 @@ from aeapp.config import PIXEL_LOSSES, PREFILLS, TASKS, InferenceConfig, ModelCo
 from aeapp.device import resolve, trains_in_bfloat16
 from aeapp.engine import Engine
 from aeapp.model import ConvAutoencoder
-from train.data import VAL_KINDS, DamagedCrops, load_folder, make_validation_set
+from train.data import VAL_KINDS, DamagedCrops, load_folder, make_validation_set, synthetic_pool
 from train.fine_tune import for_task, freeze_all_but_new, init_weights, lineage
 from train.losses import closest_noise, loss_fn, lr_at
 from train.state import git_commit, load_state, rng_state, save_state, set_rng_state
@@ -56,38 +56,42 @@ from train.state import git_commit, load_state, rng_state, save_state, set_rng_s
 FLAG_CHOICES = {"task": TASKS, "pixel_loss": PIXEL_LOSSES, "prefill": PREFILLS}
 
 
-def _add_flag(p: argparse.ArgumentParser, flag: str | list[str], default, choices) -> None:
-    """One flag whose type, arity and choices follow its field's default."""
+def _add_flag(p: argparse.ArgumentParser, flag: str | list[str], default, choices, element=None) -> None:
+    """One flag whose type, arity and choices follow its field's default (`element`: the
+    type of a list flag's items, when its default is empty)."""
     shown = " ".join(map(str, default)) if isinstance(default, tuple) else default
     kwargs = {"default": default, "help": f"default: {shown if shown != '' else 'none'}"}
     flags = [flag] if isinstance(flag, str) else flag
     if isinstance(default, bool):
         p.add_argument(*flags, action=argparse.BooleanOptionalAction, **kwargs)
     elif isinstance(default, tuple):
-        element = type(default[0]) if default else int
+        element = element or type(default[0])
         p.add_argument(*flags, type=element, nargs="*", **{**kwargs, "default": list(default)})
     else:
         p.add_argument(*flags, type=type(default), choices=choices, **kwargs)
 
 
+def _field_default(f: dataclasses.Field):
+    return f.default_factory() if f.default is dataclasses.MISSING else f.default
+
+
 def parse_args(argv=None) -> TrainConfig:
     """Command line -> TrainConfig. Every TrainConfig, ModelConfig and InferenceConfig field
-    is a flag (the inference settings also as --model-*, as commands recorded in older
-    checkpoints spell them)."""
+    is a flag; --data is required."""
     p = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
         epilog="Each flag is a field of TrainConfig (--model-*: of ModelConfig; --prefill and --noisy-skip-levels: "
         "of InferenceConfig) in aeapp/config.py, which says what it does and why its default is what it is.",
     )
-    defaults = TrainConfig()
+    p.add_argument("--data", required=True, help="folder of training images (searched recursively)")
     for f in dataclasses.fields(TrainConfig):
-        if f.name not in ("model", "inference"):
-            _add_flag(p, "--" + f.name.replace("_", "-"), getattr(defaults, f.name), FLAG_CHOICES.get(f.name))
+        if f.name not in ("model", "inference", "data"):
+            element = str if "str" in str(f.type) else None
+            _add_flag(p, "--" + f.name.replace("_", "-"), _field_default(f), FLAG_CHOICES.get(f.name), element)
     for f in dataclasses.fields(ModelConfig):
-        _add_flag(p, "--model-" + f.name.replace("_", "-"), getattr(defaults.model, f.name), FLAG_CHOICES.get(f.name))
+        _add_flag(p, "--model-" + f.name.replace("_", "-"), _field_default(f), FLAG_CHOICES.get(f.name))
     for f in dataclasses.fields(InferenceConfig):
-        flag = f.name.replace("_", "-")
-        _add_flag(p, ["--" + flag, "--model-" + flag], getattr(defaults.inference, f.name), FLAG_CHOICES.get(f.name))
+        _add_flag(p, "--" + f.name.replace("_", "-"), _field_default(f), FLAG_CHOICES.get(f.name))
     args = vars(p.parse_args(argv))
     model = {f.name: args.pop("model_" + f.name) for f in dataclasses.fields(ModelConfig)}
     inference = {f.name: args.pop(f.name) for f in dataclasses.fields(InferenceConfig)}
@@ -187,6 +191,7 @@ class Run:
     source_info: dict = field(default_factory=dict)  # a fine-tune's lineage, recorded in every file it writes
     step_fn: Any = None
     writer: Any = None
+    synthetic: list[np.ndarray] = field(default_factory=list)  # procedurally drawn images (train/synthetic.py)
 
     @property
     def main(self) -> bool:
@@ -253,13 +258,15 @@ def setup(cfg: TrainConfig, argv: list[str] | None = None) -> Run:
     ddp = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     run.step_fn = torch.compile(ddp) if cfg.compile else ddp
     run.images = load_folder(cfg.data, min_side=cfg.crop // 2)
+    run.synthetic = synthetic_pool(cfg)
     run.gen = torch.Generator().manual_seed(cfg.seed * 1000 + rank + run.step)
     if run.main:
         from torch.utils.tensorboard import SummaryWriter
 
         run.val_samples = make_validation_set(cfg.val_data, out / "val", cfg.val_images, cfg.seed, VAL_KINDS[cfg.task])
         run.writer = SummaryWriter(str(out / "tb"))
-        print(f"{len(run.images)} training images, {len(run.val_samples)} validation samples, world size {world}, {dev}",
+        print(f"{len(run.images)} training images, {len(run.synthetic)} synthetic, {len(run.val_samples)} validation samples, "
+              f"world size {world}, {dev}",
               flush=True)
     return run
 
@@ -268,7 +275,7 @@ def batches(run: Run):
     """The endless stream of (clean, damaged, mask) batches on the run's device, seeded from
     the step so that a resumed run sees what the uninterrupted one would have."""
     loader = DataLoader(
-        DamagedCrops(run.images, run.cfg, rank=run.rank, start_step=run.step),
+        DamagedCrops(run.images, run.cfg, rank=run.rank, start_step=run.step, synthetic=run.synthetic),
         batch_size=None,
         num_workers=run.cfg.workers,
         pin_memory=run.dev.type == "cuda",
@@ -308,8 +315,11 @@ def train_step(run: Run, clean, damaged, mask) -> tuple[torch.Tensor, dict[str, 
     if cfg.latent_noise_draws > 1 and strength.any():
         noise = closest_noise(run.model, inputs, mask, clean, weight, strength.to(dev), cfg.latent_noise_draws, gen, run.amp)
     with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=run.amp):
-        pred = run.step_fn(inputs, mask, strength=strength.to(dev), generator=None, noise=noise)
-    loss, parts = loss_fn(pred, clean, weight, cfg, sample_weight)
+        preds = run.step_fn(inputs, mask, strength=strength.to(dev), generator=None, noise=noise, all_outputs=True)
+    # With a detail path both outputs are fitted, so the network serves with it and without.
+    fitted = [loss_fn(pred, clean, weight, cfg, sample_weight) for pred in preds]
+    loss = sum(part[0] for part in fitted) / len(fitted)
+    parts = fitted[-1][1]
     run.optimizer.zero_grad(set_to_none=True)
     loss.backward()
     gnorm = torch.nn.utils.clip_grad_norm_(run.trained, cfg.grad_clip)
@@ -405,12 +415,12 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict:
         if run.main:
             log_step(run, loss, parts, lr, gnorm, progress)
         stop = all_true((bool(budget) and run.elapsed >= budget) or run.step >= run.total_steps, run.dev)
-        if run.main and (run.step % cfg.val_every == 0 or stop):
+        if run.main and run.val_samples and (run.step % cfg.val_every == 0 or stop):
             val = evaluate(run)
             save(run, val)
             t_last = time.time()  # validation time does not eat the training budget
             start_step, start_elapsed = run.step, run.elapsed  # nor skew the step rate
-        elif run.main and run.step % cfg.save_every == 0:
+        elif run.main and (run.step % cfg.save_every == 0 or stop):
             save(run)
         if stop:
             break

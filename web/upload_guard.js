@@ -10,6 +10,17 @@
   const SHOWN = "PNG, JPEG, WebP, GIF or BMP";
   const released = new WeakSet(); // events this script re-dispatched after a file passed
 
+  // The image editor shows a copy it re-encodes itself, without the photo's EXIF or colour
+  // profile: the file a user chose for it also goes to the server, into a hidden file input.
+  function keepSourceFile(file, zone) {
+    const source = document.querySelector(LIMITS.source + " input[type=file]");
+    if (!source || !zone.closest(LIMITS.editor)) return;
+    const data = new DataTransfer();
+    data.items.add(file);
+    source.files = data.files;
+    source.dispatchEvent(new Event("change", { bubbles: true }));
+  }
+
   function showMessage(text) {
     let box = document.getElementById("aeapp-message");
     if (!box) {
@@ -110,6 +121,7 @@
       const again = new Event("change", { bubbles: true });
       released.add(again);
       input.dispatchEvent(again);
+      keepSourceFile(file, input);
     });
   }, true);
 
@@ -131,6 +143,7 @@
       const again = new DragEvent("drop", { bubbles: true, cancelable: true, dataTransfer: data });
       released.add(again);
       target.dispatchEvent(again);
+      keepSourceFile(file, zone);
     });
   }, true);
 
