@@ -122,11 +122,20 @@ def _repair_target(src: Path, root: Path | None, out: Path, single: bool, fmt: s
     return out / rel / f"{src.stem}{suffix}"
 
 
+def _check_range(name: str, value, low, high) -> None:
+    """A numeric option outside what the engine takes: a usage error before any work."""
+    if not low <= value <= high:
+        raise UsageError(f"{name} must be between {low:g} and {high:g}, got {value:g}")
+
+
 def cmd_repair(args) -> int:
     import tempfile
 
     from .image_io import WRITE_SUFFIXES, read_image, save_image
 
+    _check_range("--quality", args.quality, 1, 100)
+    _check_range("--steps", args.steps, 1, 16)
+    _check_range("--strength", args.strength, 0, 5)
     mask_arg = Path(args.mask) if args.mask else None
     if mask_arg is not None and not mask_arg.exists():
         raise UsageError(f"mask {mask_arg} does not exist")
@@ -146,6 +155,8 @@ def cmd_repair(args) -> int:
         raise UsageError("-o - (standard output) takes a single input image")
     if not single and out.suffix.lower() in WRITE_SUFFIXES:
         raise UsageError(f"there are several inputs, so -o must be a folder, not {out}")
+    if single and args.output != "-" and out.suffix and out.suffix.lower() not in WRITE_SUFFIXES and not out.is_dir():
+        raise UsageError(f"cannot write {out.name}: name a {', '.join(s.lstrip('.') for s in WRITE_SUFFIXES)} file, or a folder")
     engine = _engine(args)
     roots = dict(inputs)
 
@@ -184,6 +195,8 @@ def cmd_vary(args) -> int:
     src = Path(args.input)
     if not src.is_file():
         raise UsageError(f"{src} is not an image file")
+    _check_range("--strength", args.strength, 0, 5)
+    _check_range("--count", args.count, 1, 64)
     engine = _engine(args)
 
     def work(path: Path):
@@ -200,6 +213,8 @@ def cmd_augment(args) -> int:
     from .augment import AugmentSettings, augment
     from .image_io import save_image
 
+    _check_range("--strength", args.strength, 0, 5)
+    _check_range("--per-image", args.per_image, 1, 1000)
     files, root = _inputs(args.input)
     if root is None:
         raise UsageError("augment takes a folder of images")
@@ -304,12 +319,17 @@ def cmd_info(args) -> int:
             print(f"  fine-tuned from  {source.get('path')}: {source.get('steps')} steps, {source.get('minutes')} min, "
                   f"by {source.get('command', '?')}")
             source = source.get("init_from")
-    if info.get("benchmark"):
-        print(f"\nbenchmark: {info['benchmark'].get('command', '')}")
-        for row in info["benchmark"].get("tasks", []):
-            if row.get("method") == "aeapp":
-                holes = f", in holes {row['psnr_holes']:.2f} dB" if "psnr_holes" in row else ""
-                print(f"  {row['task']:<10} PSNR {row['psnr']:.2f} dB{holes}, SSIM {row['ssim']:.4f}")
+    benchmark = info.get("benchmark") or {}
+    if benchmark.get("sets"):
+        print(f"\nbenchmark: {benchmark.get('command', '')}")
+        if benchmark.get("machine"):
+            print(f"  on {benchmark['machine']}")
+        for image_set in benchmark["sets"]:
+            print(f"  {image_set.get('name', '?')} ({image_set.get('images', '?')} images):")
+            for row in image_set.get("tasks", []):
+                if row.get("method") == "aeapp":
+                    holes = f", in holes {row['psnr_holes']:.2f} dB" if "psnr_holes" in row else ""
+                    print(f"    {row['task']:<12} PSNR {row['psnr']:.2f} dB{holes}, SSIM {row['ssim']:.4f}")
     return 0
 
 

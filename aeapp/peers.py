@@ -38,6 +38,22 @@ def inpaint_ns(image: np.ndarray, mask: np.ndarray, radius: int = 3) -> np.ndarr
     return _inpaint(image, mask, cv2.INPAINT_NS, radius)
 
 
+def inpaint_fsr(image: np.ndarray, mask: np.ndarray, best: bool = False) -> np.ndarray:
+    """OpenCV-contrib's Frequency Selective Reconstruction (Genser, Seiler and Kaup 2018):
+    each block's known pixels modelled as a sparse sum of Fourier basis functions, which
+    continues textures and edges into thin holes. `best`: its slower, exhaustive mode."""
+    h, w = mask.shape
+    ph, pw = max(0, 16 - h), max(0, 16 - w)  # FSR works on blocks: tiny images are edge-padded
+    pad = ((0, ph), (0, pw))
+    src = np.pad(to_uint8(image), pad + ((0, 0),), mode="edge")
+    known = np.pad((~mask).astype(np.uint8), pad, mode="edge")
+    out = np.zeros_like(src)
+    cv2.xphoto.inpaint(src, known, out, cv2.xphoto.INPAINT_FSR_BEST if best else cv2.xphoto.INPAINT_FSR_FAST)
+    result = image.astype(np.float32)
+    result[mask] = out[:h, :w][mask].astype(np.float32) / 255.0
+    return result
+
+
 def denoise_nlm(image: np.ndarray, sigma: float | None = None, h: float | None = None) -> np.ndarray:
     """OpenCV's fastNlMeansDenoisingColored. The filter strength `h` defaults to 0.6 times the
     sigma (when not given, the wavelet estimate the restore network is told: the same Haar

@@ -3,7 +3,7 @@
     from torchvision.transforms import v2
     from aeapp.transforms import LatentNoise
 
-    train_tf = v2.Compose([v2.RandomResizedCrop(224), LatentNoise(strength=(1.5, 3.0), p=0.5),
+    train_tf = v2.Compose([v2.ToImage(), v2.RandomResizedCrop(224), LatentNoise(strength=(1.5, 3.0), p=0.5),
                            v2.RandomHorizontalFlip(), v2.ToDtype(torch.float32, scale=True)])
 
 A `transforms.v2` transform: it takes what v2 pipelines carry (PIL images, uint8 and float
@@ -69,8 +69,10 @@ class LatentNoise(v2.Transform):
         if not params["varied"].any():
             return inpt
         if isinstance(inpt, PIL.Image.Image):
-            out = self._vary(TF.pil_to_tensor(inpt.convert("RGB")), params)
-            varied = TF.to_pil_image(out)
+            varied = TF.to_pil_image(self._vary(TF.pil_to_tensor(inpt.convert("RGB")), params))
+            if "A" in inpt.getbands():  # the colours vary, the transparency stays as it was
+                varied.putalpha(inpt.getchannel("A"))
+                return varied if inpt.mode == "RGBA" else varied.convert(inpt.mode)
             return varied if inpt.mode == "RGB" else varied.convert(inpt.mode)
         out = self._vary(inpt.as_subclass(torch.Tensor), params)
         return tv_tensors.wrap(out, like=inpt) if isinstance(inpt, tv_tensors.TVTensor) else out
@@ -81,17 +83,18 @@ class LatentNoise(v2.Transform):
 
         single = image.ndim == 3
         batch = image[None] if single else image
-        channels = batch.shape[1]
-        if channels not in (1, 3):
-            raise ValueError(f"LatentNoise takes images of 1 or 3 channels, got {channels}")
+        if batch.shape[1] not in (1, 2, 3, 4):
+            raise ValueError(f"LatentNoise takes images of 1 to 4 channels (grey or RGB, each with or without alpha), "
+                             f"got {batch.shape[1]}")
+        channels = 3 if batch.shape[1] >= 3 else 1  # the colour channels; an alpha after them is kept
         floats = batch.float() / 255.0 if not batch.is_floating_point() else batch.float()
         selected = params["varied"][: len(batch)].nonzero().flatten()
-        picked = floats[selected.to(floats.device)]
+        picked = floats[selected.to(floats.device), :channels]
         rgb = picked.expand(-1, 3, -1, -1) if channels == 1 else picked
         engine = get_engine(self.checkpoint, device=str(image.device), dtype=self.dtype)
         varied = engine.vary_batch(rgb, params["strength"][selected], params["seed"]).to(floats.device)
         out = floats.clone()
-        out[selected.to(floats.device)] = varied.mean(dim=1, keepdim=True) if channels == 1 else varied
+        out[selected.to(floats.device), :channels] = varied.mean(dim=1, keepdim=True) if channels == 1 else varied
         if not batch.is_floating_point():
             out = (out * 255.0).round_().clamp_(0, 255)
         out = out.to(batch.dtype)

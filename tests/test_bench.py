@@ -8,7 +8,7 @@ import torch
 
 from aeapp.checkpoint import DEFAULT_CHECKPOINT, read_metadata
 from aeapp.image_io import save_image
-from bench import benchmark, gpu_check
+from bench import benchmark, gpu_check, report
 from bench.common import damaged_inputs
 
 from .conftest import make_photo
@@ -25,7 +25,9 @@ def test_damaged_inputs_are_reproducible_and_task_specific():
     assert not mask.any() and abs((noisy - images[0]).std() * 255 - 50) < 12  # clipping trims it
 
 
-def test_benchmark_end_to_end_on_tiny_inputs(tmp_path, tiny_checkpoint, monkeypatch):
+def test_benchmark_end_to_end_on_tiny_inputs(tmp_path, tiny_checkpoint):
+    from .matconvnet import write_tiny_peers
+
     data, other, tune = tmp_path / "data", tmp_path / "other", tmp_path / "tune"
     for i in range(2):
         save_image(make_photo(48, 64, seed=i), data / f"{i}.png")
@@ -34,55 +36,60 @@ def test_benchmark_end_to_end_on_tiny_inputs(tmp_path, tiny_checkpoint, monkeypa
     save_image(make_photo(48, 64, seed=9), tune / "t.png")
     out = tmp_path / "out"
     argv = ["--data", str(data), f"{other}[1:3]", "--tune-data", str(tune), "--tune-images", "1",
-            "--tasks", "thin", "noise25", "camera_high", "--bm3d-limit", "1", "--bm3d-crop", "64", "--latency", "512",
-            "--repeats", "1", "--checkpoint", str(tiny_checkpoint), "--out", str(out)]
+            "--peers", str(write_tiny_peers(tmp_path / "peers")), "--tasks", "thin", "noise25", "camera_high",
+            "--slow-limit", "1", "--slow-crop", "64", "--speed-side", "64", "--latency", "512", "--repeats", "1",
+            "--checkpoint", str(tiny_checkpoint), "--out", str(out)]
     results = benchmark.main(argv)
     assert [(s["name"], s["images"]) for s in results["sets"]] == [("data", 2), ("other", 2)]
     first = results["sets"][0]["tasks"]
     methods = {(r["task"], r["method"]) for r in first}
-    assert {("thin", "aeapp"), ("thin", "OpenCV Telea"), ("thin", "OpenCV Navier-Stokes"), ("thin", "scikit-image biharmonic"),
-            ("noise25", "aeapp"), ("noise25", "OpenCV NLM"), ("noise25", "scikit-image TV"), ("noise25", "BM3D"),
-            ("camera_high", "aeapp"), ("camera_high", "OpenCV NLM"), ("camera_high", "scikit-image TV")} == methods
+    assert methods == {
+        ("thin", "aeapp"), ("thin", "OpenCV Telea"), ("thin", "OpenCV Navier-Stokes"), ("thin", "scikit-image biharmonic"),
+        ("thin", "OpenCV FSR fast"), ("thin", "OpenCV FSR best"),
+        ("noise25", "aeapp"), ("noise25", "OpenCV NLM"), ("noise25", "scikit-image TV"), ("noise25", "BM3D"),
+        ("noise25", "FFDNet (true sigma)"), ("noise25", "FFDNet (aeapp's estimate)"), ("noise25", "CDnCNN-B"),
+        # A camera's noise has no true sigma: no BM3D and no FFDNet told it.
+        ("camera_high", "aeapp"), ("camera_high", "OpenCV NLM"), ("camera_high", "scikit-image TV"),
+        ("camera_high", "FFDNet (aeapp's estimate)"), ("camera_high", "CDnCNN-B")}
     assert {m for _, m in methods} - {"aeapp"} == set(benchmark.PEERS)  # the names --skip accepts
+    assert {r["family"] for r in first if r["method"].startswith(("FFDNet", "CDnCNN"))} == {"learned"}
     assert results["tuned"]["camera_high"]["sigma"] > 0  # measured from the noise, not given
     bm3d = next(r for r in results["sets"][1]["tasks"] if r["method"] == "BM3D")
-    assert bm3d["images"] == 1 and bm3d["crop"] == 64 and bm3d["aeapp_seconds_same_images"] > 0
+    assert bm3d["images"] == 1 and bm3d["crop"] == 64 and "aeapp_same_images" in bm3d
     # On the crop, not on the whole 80x96 image: the megapixels say which.
     assert bm3d["megapixels_per_second"] * bm3d["seconds_median"] == pytest.approx(64 * 64 / 1e6, rel=1e-6)
-    thin = first[0]
-    assert "psnr_holes" in thin and thin["megapixels_per_second"] > 0
+    # Every method timed in this run on the same photo, per task.
+    speed = results["one_megapixel_seconds"]
+    assert set(speed["noise25"]) == {m for t, m in methods if t == "noise25"} and all(v > 0 for v in speed["thin"].values())
     assert json.loads((out / "results.json").read_text())["sets"][1]["data"] == f"{other}[1:3]"
     md = (out / "results.md").read_text()
-    assert "| thin | **aeapp** |" in md and "### other (2 images" in md
-    best_thin = max((r for r in first if r["task"] == "thin" and r["method"] != "aeapp"), key=lambda r: r["psnr_holes"])
-    assert f"| thin | {thin['psnr_holes']:.2f} | {best_thin['method']} {best_thin['psnr_holes']:.2f} |" in md
-    assert "| noise25, BM3D's images |" in md and "centre crops of at most 64x64" in md
+    assert "### other (2 images" in md and "| Gaussian σ 25 |" in md and "| BM3D | 1 |" in md
     assert (out / "quality_vs_time.png").stat().st_size > 10_000
-    assert results["latency"][0]["size"] == "512" and benchmark.peak_of(results["latency"][0]) > 0
-
-    # A rerun on the same inputs takes BM3D's scores from the cache: BM3D is not called.
-    cached = json.loads((out / "bm3d_scores.json").read_text())
-    assert len(cached) == 2  # 2 sets x 1 Gaussian task x 1 image (a camera's noise has no sigma to give BM3D)
-    monkeypatch.setattr(benchmark, "run_bm3d", lambda *a: pytest.fail("BM3D ran again"))
-    again = benchmark.main(argv[:argv.index("--tasks") + 1] + ["noise25", "--bm3d-limit", "1", "--bm3d-crop", "64",
-                                                                 "--latency", "512", "--repeats", "1",
-                                                                 "--checkpoint", str(tiny_checkpoint), "--out", str(out)])
-    rerun = next(r for r in again["sets"][1]["tasks"] if r["method"] == "BM3D")
-    first_run = next(r for r in results["sets"][1]["tasks"] if r["method"] == "BM3D" and r["task"] == "noise25")
-    assert rerun["psnr"] == first_run["psnr"]
+    assert results["latency"][0]["size"] == "512" and report.peak_of(results["latency"][0]) > 0
 
 
-def test_margins_put_the_sets_side_by_side():
-    def rows(ours, peer, bm3d):
-        return [{"task": "noise15", "method": "aeapp", "psnr": ours, "seconds_median": 0.1},
-                {"task": "noise15", "method": "OpenCV NLM", "psnr": peer, "seconds_median": 0.2},
-                {"task": "noise15", "method": "BM3D", "images": 10, "crop": 512, "psnr": bm3d, "seconds_median": 20.0,
-                 "aeapp_psnr_same_images": ours + 0.1, "aeapp_seconds_same_images": 0.1}]
-    results = {"sets": [{"name": "CBSD68", "tasks": rows(33.0, 30.0, 32.5)}, {"name": "Urban100", "tasks": rows(32.0, 29.5, 32.4)}]}
-    table = benchmark.margins(results)
-    assert table[0] == "| task | CBSD68: aeapp | best other | margin | Urban100: aeapp | best other | margin |"
-    assert "| noise15 | 33.00 | OpenCV NLM 30.00 | +3.00 dB | 32.00 | OpenCV NLM 29.50 | +2.50 dB |" in table
-    assert "| noise15, BM3D's images | 33.10 | BM3D 32.50 | +0.60 dB, 200x faster | 32.10 | BM3D 32.40 | -0.30 dB, 200x faster |" in table
+def _results(ours: float, classical: float, learned: float) -> dict:
+    def rows(shift):
+        return [{"task": "noise15", "method": "aeapp", "family": "aeapp", "psnr": ours + shift},
+                {"task": "noise15", "method": "OpenCV NLM", "family": "classical", "psnr": classical + shift},
+                {"task": "noise15", "method": "BM3D", "family": "classical", "psnr": 40.0, "crop": 512, "images": 10,
+                 "aeapp_same_images": 33.1},
+                {"task": "noise15", "method": "FFDNet (true sigma)", "family": "learned", "psnr": learned + shift},
+                {"task": "noise15", "method": "CDnCNN-B", "family": "learned", "psnr": learned - 0.3 + shift}]
+    return {"sets": [{"name": "CBSD68", "tasks": rows(0.0)}, {"name": "Urban100", "tasks": rows(-1.0)}],
+            "one_megapixel_seconds": {"noise25": {"aeapp": 0.2, "BM3D": 50.0, "CDnCNN-B": 2.0}}}
+
+
+def test_the_summary_puts_aeapp_beside_the_best_classical_and_learned_methods_on_whole_images():
+    table = report.summary_rows(_results(33.0, 30.0, 33.5))
+    assert table[0] == ("| task | CBSD68: aeapp | best classical | best learned | Urban100: aeapp | best classical | "
+                        "best learned |")
+    # BM3D's 40 dB on its crops is not a whole-image figure: it stays out of this table.
+    assert table[2] == ("| Gaussian σ 15 | 33.00 | OpenCV NLM 30.00 (+3.00) | FFDNet (true sigma) 33.50 (-0.50) | "
+                        "32.00 | OpenCV NLM 29.00 (+3.00) | FFDNet (true sigma) 32.50 (-0.50) |")
+    assert "| CBSD68 | Gaussian σ 15 | BM3D | 10 | 33.10 | 40.00 | -6.90 |" in report.slow_rows(_results(33.0, 30.0, 33.5))
+    speed = report.speed_rows(_results(33.0, 30.0, 33.5))
+    assert "| noise (Gaussian σ 25) | BM3D | 50.00 | 250.0x |" in speed
 
 
 def test_skip_refuses_a_name_that_is_not_a_peer(tmp_path, capsys):
@@ -134,8 +141,9 @@ def test_published_tables_are_the_shipped_checkpoints_benchmark():
     root = Path(__file__).resolve().parent.parent
     results = json.loads((root / "bench" / "results" / "results.json").read_text())
     assert read_metadata(DEFAULT_CHECKPOINT)[1]["benchmark"] == results
-    rows = benchmark.margins(results)
-    for doc in ("README.md", "checkpoints/README.md", "bench/results/results.md"):
+    for doc, rows in (("README.md", report.summary_rows(results) + report.speed_rows(results)),
+                      ("bench/results/results.md", report.summary_rows(results) + report.speed_rows(results)),
+                      ("checkpoints/README.md", report.summary_rows(results))):
         text = (root / doc).read_text()
         assert [row for row in rows if row not in text] == [], doc
 
@@ -145,7 +153,7 @@ def test_plot_with_denoising_tasks_only(tmp_path):
             for m, n, p, s in (("aeapp", 4, 33.0, 0.07), ("BM3D", 2, 33.2, 11.0))]
     rows[1]["crop"] = 512
     results = {"sets": [{"name": "CBSD68", "images": 4, "tasks": rows}], "machine": "test"}
-    benchmark.plot(results, tmp_path / "plot.png")
+    report.plot(results, tmp_path / "plot.png")
     assert (tmp_path / "plot.png").stat().st_size > 5_000
 
 

@@ -135,6 +135,44 @@ def test_info_prints_the_recorded_metrics(tiny_checkpoint, capsys):
     assert json.loads(capsys.readouterr().out)["networks"]["fill"]["widths"] == [8, 16]
 
 
+def test_info_prints_the_benchmark_recorded_in_the_checkpoint(tmp_path, capsys):
+    from aeapp import checkpoint
+
+    from .conftest import make_tiny_networks
+
+    benchmark = {"command": "python -m bench.benchmark --data CBSD68", "machine": "2 cores", "sets": [
+        {"name": "CBSD68", "images": 68, "tasks": [
+            {"task": "thin", "method": "aeapp", "psnr": 37.9, "psnr_holes": 24.3, "ssim": 0.985},
+            {"task": "thin", "method": "OpenCV Telea", "psnr": 36.0, "psnr_holes": 22.1, "ssim": 0.98},
+            {"task": "noise25", "method": "aeapp", "psnr": 30.76, "ssim": 0.87}]}]}
+    path = checkpoint.save(tmp_path / "b.safetensors", make_tiny_networks(), {"networks": {}, "benchmark": benchmark})
+    assert cli.main(["info", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "benchmark: python -m bench.benchmark --data CBSD68" in out and "CBSD68 (68 images)" in out
+    assert "thin         PSNR 37.90 dB, in holes 24.30 dB" in out and "noise25      PSNR 30.76 dB" in out
+    assert "Telea" not in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["repair", "IMG", "-o", "x.gif"], "cannot write x.gif"),
+    (["repair", "IMG", "-o", "OUT", "--quality", "0"], "--quality must be between 1 and 100, got 0"),
+    (["repair", "IMG", "-o", "OUT", "--steps", "0"], "--steps must be between 1 and 16, got 0"),
+    (["repair", "IMG", "-o", "OUT", "--strength", "9"], "--strength must be between 0 and 5, got 9"),
+    (["vary", "IMG", "-o", "OUT", "--count", "0"], "--count must be between 1 and 64, got 0"),
+    (["vary", "IMG", "-o", "OUT", "--strength", "9"], "--strength must be between 0 and 5, got 9"),
+    (["augment", "DIR", "-o", "OUT", "--strength", "9"], "--strength must be between 0 and 5, got 9"),
+])
+def test_options_out_of_range_are_usage_errors_before_any_work(monkeypatch, tmp_path, folder, capsys, argv, message):
+    def no_engine(args):
+        raise AssertionError("the model was loaded for a command that cannot run")
+
+    monkeypatch.setattr(cli, "_engine", no_engine)
+    paths = {"IMG": str(folder / "a.png"), "DIR": str(folder), "OUT": str(tmp_path / "out"), "x.gif": str(tmp_path / "x.gif")}
+    assert cli.main([paths.get(a, a) for a in argv]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "x.gif").exists() and not (tmp_path / "out").exists()
+
+
 def test_info_into_a_closed_pipe_stops_without_a_traceback(tiny_checkpoint):
     proc = subprocess.Popen([sys.executable, "-m", "aeapp", "info", str(tiny_checkpoint)], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -47,3 +47,23 @@ def test_the_wheel_installs_and_repairs_from_another_folder(tmp_path):
     assert (work / "fixed.png").stat().st_size > 0
     info = _run(env / "bin" / "aeapp", "info", cwd=work)
     assert str(lib / "aeapp" / "checkpoints" / "aeapp-repair.safetensors") in info  # the packaged checkpoint
+
+
+def test_the_declared_floors_are_versions_the_package_works_with():
+    """LatentNoise overrides v2.Transform.make_params and .transform, public hooks from
+    torchvision 0.21 (torch 2.6) on; older releases call private ones and never reach them."""
+    import inspect
+    import re
+    import tomllib
+
+    from packaging.version import Version
+    from torchvision.transforms import v2
+
+    from aeapp.transforms import LatentNoise
+
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    floors = dict(re.fullmatch(r"([\w-]+)>=([\d.]+)", d).groups() for d in declared)
+    assert Version(floors["torchvision"]) >= Version("0.21") and Version(floors["torch"]) >= Version("2.6")
+    for hook in ("make_params", "transform"):
+        assert hook in vars(LatentNoise) and hook in vars(v2.Transform)
+        assert not inspect.signature(getattr(v2.Transform, hook)).parameters.keys() - {"self", "flat_inputs", "inpt", "params"}

@@ -48,6 +48,44 @@ def test_pil_images_come_back_as_pil_images_of_the_same_mode(noise):
         assert not np.array_equal(np.asarray(out), np.asarray(image))
 
 
+def test_transparency_is_kept_while_the_colours_vary(noise):
+    rgb = (make_photo(32, 48) * 255).astype(np.uint8)
+    alpha = np.zeros((32, 48), np.uint8)
+    alpha[8:24, 10:40] = 255
+    rgba = PIL.Image.fromarray(np.dstack([rgb, alpha]), "RGBA")
+    out = noise(rgba)
+    assert out.mode == "RGBA" and np.array_equal(np.asarray(out)[..., 3], alpha)
+    assert not np.array_equal(np.asarray(out)[..., :3], rgb)
+    tensor = torch.from_numpy(np.dstack([rgb, alpha])).permute(2, 0, 1).contiguous()
+    varied = noise(tensor)
+    assert varied.shape == (4, 32, 48) and torch.equal(varied[3], tensor[3]) and not torch.equal(varied[:3], tensor[:3])
+
+
+def test_the_readmes_pipeline_runs_on_photos_and_its_batches_collate(tiny_checkpoint, monkeypatch):
+    """The README's snippet as a user pastes it: PIL photos in, float tensors a DataLoader
+    stacks out (the shipped checkpoint swapped for the tiny one, for speed)."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme[readme.index("## Augmentation for training"):]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    monkeypatch.setattr("aeapp.checkpoint.DEFAULT_CHECKPOINT", tiny_checkpoint)
+    scope: dict = {}
+    exec(code, scope)  # noqa: S102 - the README's own code
+    photos = [PIL.Image.fromarray((make_photo(240, 260, seed=i) * 255).astype(np.uint8)) for i in range(3)]
+
+    class Photos(Dataset):
+        def __len__(self):
+            return len(photos)
+
+        def __getitem__(self, i):
+            return scope["train_tf"](photos[i]), i
+
+    images, labels = next(iter(DataLoader(Photos(), batch_size=3)))
+    assert images.shape == (3, 3, 224, 224) and images.dtype == torch.float32 and labels.tolist() == [0, 1, 2]
+
+
 def test_boxes_masks_and_labels_pass_through_untouched(noise):
     image = tv_tensors.Image(_float_image())
     boxes = tv_tensors.BoundingBoxes([[2, 3, 20, 30]], format="XYXY", canvas_size=(32, 48))
