@@ -368,16 +368,21 @@ class Engine:
         encoded once and the batch goes through the network at once; `strength` is a float
         or one per image; the noise comes from a generator seeded by `seed`. Sides up to one
         tile (`self.tile`); larger images go through `vary` one by one."""
-        if images.ndim != 4 or images.shape[1] != 3:
-            raise ValueError(f"vary_batch takes (N, 3, H, W) images, got shape {tuple(images.shape)}")
-        strength = torch.as_tensor(strength, dtype=torch.float32).expand(len(images))
-        if not 0.0 <= float(strength.min()) <= float(strength.max()) <= 5.0:
-            raise ValueError("strength must be between 0 and 5")
-        quality = self.quality if quality is None else _check_quality(quality)
+        _check_batch(images)
         if max(images.shape[-2:]) > self.tile:
+            strengths = torch.as_tensor(strength, dtype=torch.float32).expand(len(images))
             rows = [self.vary(img.permute(1, 2, 0).float().cpu().numpy(), float(s), 1, seed + i, quality=quality)[0]
-                    for i, (img, s) in enumerate(zip(images, strength))]
+                    for i, (img, s) in enumerate(zip(images, strengths))]
             return torch.from_numpy(np.stack(rows)).permute(0, 3, 1, 2).to(self.device)
+        return self.decode_batch(self.encode_batch(images), strength, seed, quality=quality)
+
+    def encode_batch(self, images: torch.Tensor) -> EncodedImage:
+        """The restore network's latent codes of a batch of same-size images ((N,3,H,W) float
+        in [0,1], sides up to one tile), for `decode_batch`: a training set encoded once can
+        be decoded with fresh latent noise every epoch (aeapp.transforms.LatentCache)."""
+        _check_batch(images)
+        if max(images.shape[-2:]) > self.tile:
+            raise ValueError(f"encode_batch takes images up to {self.tile} px a side")
         model = self.network("restore")
         with self._lock, torch.inference_mode():
             try:
@@ -385,10 +390,47 @@ class Engine:
                 # Each image's level from its own pixels, before padding, as `repair` tells it.
                 level = estimate_sigma(x) if model.config.noise_level_input else None
                 x, size = pad_to_multiple(x, model.config.stride)
-                latent = model.encode(x, torch.zeros_like(x[:, :1]), level)
-                noisy = model.add_latent_noise(latent, strength, torch.Generator().manual_seed(int(seed)),
-                                               levels=self.inference["restore"].noisy_skip_levels)
-                return unpad(model.decode(noisy, detail=quality == "best"), size).float().clamp_(0, 1).contiguous()
+                return EncodedImage(model.encode(x, torch.zeros_like(x[:, :1]), level), "restore", size)
+            finally:
+                self._pass_done()
+
+    def decode_batch(self, encoded: EncodedImage, strength, seed: int = 0, select: torch.Tensor | None = None,
+                     quality: str | None = None, mix: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+        """Decode the images `select` picks (indices; default all) of an `encode_batch`
+        result: float32 (n,3,H,W) in [0,1] on the engine's device. `strength`: latent noise,
+        a float or one per picked image, drawn from a generator seeded by `seed`. `mix`:
+        (partners, weights), each picked image's latent moved toward its partner's (indices
+        into the same batch) by its weight before the noise: 0 keeps it, 1 is the partner."""
+        latent, n = encoded.latent, len(encoded.latent.code)
+        pick = torch.arange(n) if select is None else torch.as_tensor(select).long().flatten()
+        strength = torch.as_tensor(strength, dtype=torch.float32).expand(len(pick))
+        if len(strength) and not 0.0 <= float(strength.min()) <= float(strength.max()) <= 5.0:
+            raise ValueError("strength must be between 0 and 5")
+        quality = self.quality if quality is None else _check_quality(quality)
+        model = self.network(encoded.network)
+
+        def rows(t: torch.Tensor | None, index: torch.Tensor):
+            return None if t is None else t[index.to(t.device)]
+
+        with self._lock, torch.inference_mode():
+            try:
+                picked = Latent(rows(latent.code, pick), [rows(s, pick) for s in latent.skips], rows(latent.input, pick),
+                                rows(latent.mask, pick))
+                if mix is not None:
+                    partners, weights = (torch.as_tensor(v) for v in mix)
+                    w = weights.float().reshape(-1, 1, 1, 1)
+
+                    def toward(a, b):
+                        return (a.float() + w.to(a.device) * (b.float() - a.float())).to(a.dtype)
+
+                    picked = Latent(toward(picked.code, rows(latent.code, partners)),
+                                    [toward(s, rows(t, partners)) for s, t in zip(picked.skips, latent.skips)],
+                                    toward(picked.input, rows(latent.input, partners)), picked.mask)
+                if bool((strength > 0).any()):
+                    picked = model.add_latent_noise(picked, strength, torch.Generator().manual_seed(int(seed)),
+                                                    levels=self.inference[encoded.network].noisy_skip_levels)
+                out = model.decode(picked, detail=quality == "best")
+                return unpad(out, encoded.size).float().clamp_(0, 1).contiguous()
             finally:
                 self._pass_done()
 
@@ -428,6 +470,11 @@ class Engine:
             if name in self.networks:
                 for quality in QUALITIES if self.has_detail(name) else ("fast",):
                     self.repair(image, mask, quality=quality)
+
+
+def _check_batch(images: torch.Tensor) -> None:
+    if images.ndim != 4 or images.shape[1] != 3:
+        raise ValueError(f"a batch is (N, 3, H, W) images, got shape {tuple(images.shape)}")
 
 
 def _check_quality(quality: str) -> str:

@@ -102,3 +102,61 @@ class LatentNoise(v2.Transform):
 
     def extra_repr(self) -> str:
         return f"strength={self.strength}, p={self.p}" + (f", checkpoint={self.checkpoint!r}" if self.checkpoint else "")
+
+
+class LatentCache:
+    """The cached-latent mode of LatentNoise, for a training set of same-size images that
+    fits in memory: each image is encoded once, and every call decodes the picked images
+    with fresh latent noise, so an epoch pays only for the decoder (a code does not change
+    between epochs). The codes are kept in the engine's number format (bfloat16 on a CPU
+    that has it natively, float16 on CUDA).
+
+    images: (N, 3, H, W) uint8 or float in [0, 1]. strength, p: as LatentNoise.
+    `cache(indices)` -> float32 (n, 3, H, W) in [0, 1] on `device`: each picked image varied
+    with probability p, else as it is; draws from torch's generator, as LatentNoise.
+    `cache.mix(indices, partners, weights)`: each image's code moved toward a partner's (an
+    image of the same class, say) by its weight (negative: away from it, extrapolating),
+    then noised, every image varied.
+    """
+
+    def __init__(self, images: torch.Tensor, strength: float | tuple[float, float] = (1.5, 3.0), p: float = 0.5,
+                 checkpoint: str | None = None, dtype: str | None = None, device: str | None = None, batch: int = 64):
+        from .engine import EncodedImage, get_engine
+        from .model import Latent
+
+        self.settings = LatentNoise(strength, p)  # validates strength and p
+        if images.ndim != 4 or images.shape[1] != 3:
+            raise ValueError(f"LatentCache takes (N, 3, H, W) images, got shape {tuple(images.shape)}")
+        self.images = images if images.is_floating_point() else images.float() / 255.0
+        self.engine = get_engine(checkpoint, device=device or str(images.device), dtype=dtype)
+        parts = [self.engine.encode_batch(chunk) for chunk in self.images.split(batch)]
+        latents = [e.latent for e in parts]
+        self.encoded = EncodedImage(
+            Latent(torch.cat([l.code for l in latents]), [torch.cat(s) for s in zip(*(l.skips for l in latents))],
+                   torch.cat([l.input for l in latents]), torch.cat([l.mask for l in latents])),
+            parts[0].network, parts[0].size)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def _strengths(self, n: int) -> torch.Tensor:
+        low, high = self.settings.strength
+        return low + (high - low) * torch.rand(n)
+
+    def __call__(self, indices: torch.Tensor) -> torch.Tensor:
+        indices = torch.as_tensor(indices).long().flatten()
+        out = self.images[indices.to(self.images.device)].float().clone()
+        varied = (torch.rand(len(indices)) < self.settings.p).nonzero().flatten()
+        if len(varied):
+            seed = int(torch.randint(0, 2**31 - 1, ()))
+            decoded = self.engine.decode_batch(self.encoded, self._strengths(len(varied)), seed, select=indices[varied])
+            out[varied.to(out.device)] = decoded.to(out.device)
+        return out
+
+    def mix(self, indices: torch.Tensor, partners: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        indices = torch.as_tensor(indices).long().flatten()
+        seed = int(torch.randint(0, 2**31 - 1, ()))
+        decoded = self.engine.decode_batch(self.encoded, self._strengths(len(indices)), seed, select=indices,
+                                           mix=(torch.as_tensor(partners).long().flatten(), torch.as_tensor(weights).float()))
+        return decoded.to(self.images.device)
+

@@ -228,26 +228,52 @@ def test_augment_benefit_trains_every_policy_on_the_same_seeds(tmp_path, tiny_ch
             for i in range(3):
                 save_image(make_photo(40, 48, seed=10 * c + i), tmp_path / "data" / split / f"class{c}" / f"{i}.png")
     results = augment_benefit.main(["--data", str(tmp_path / "data"), "--out", str(tmp_path / "out"), "--size", "16",
-                                    "--epochs", "1", "--batch", "4", "--seeds", "0", "1", "--checkpoint", str(tiny_checkpoint),
-                                    "--throughput-seconds", "0.2"])
+                                    "--stored", "24", "--epochs", "1", "--batch", "4", "--width", "4", "--seeds", "0", "1",
+                                    "--checkpoint", str(tiny_checkpoint)])
     assert set(results["summary"]) == set(augment_benefit.POLICIES)
+    assert results["evals"] == ["clean", "gaussian15", "gaussian25", "camera"]
     assert all(len(results["runs"][p]) == 2 for p in augment_benefit.POLICIES)
-    assert results["summary"]["classical"]["vs_classical"] == 0.0
-    assert all(0 <= r["top1"] <= 100 and r["seconds_per_epoch"] > 0 for runs in results["runs"].values() for r in runs)
-    assert results["throughput"]["latent_noise"] > 0 and results["throughput"]["classical"] > 0
-    assert "| classical+latent |" in (tmp_path / "out" / "augment_benefit.md").read_text()
+    classical = results["summary"]["classical"]["clean"]
+    assert classical["vs_classical"] == 0.0 and classical["ci95"] == [0.0, 0.0]
+    assert all(0 <= v <= 100 for runs in results["runs"].values() for r in runs for v in r["top1"].values())
+    assert all(r["seconds_per_epoch"] >= r["augment_seconds_per_epoch"] > 0 for runs in results["runs"].values() for r in runs)
+    latent = results["latent"]  # the Gaussian control has the PSNR the latent variants have
+    assert latent["gaussian_sigma"] == pytest.approx(10 ** (-latent["psnr"] / 20))
+    md = (tmp_path / "out" / "augment_benefit.md").read_text()
+    assert "| classical+latent |" in md and "80% power" in md
     assert (tmp_path / "out" / "augment_benefit.png").stat().st_size > 5_000
 
 
-def test_the_same_seed_gives_every_policy_the_same_start_and_order(tmp_path):
+def test_the_same_seed_gives_every_policy_the_same_start_and_order():
     from bench import augment_benefit
 
     images = (torch.rand(6, 3, 18, 18) * 255).to(torch.uint8)
     labels = torch.tensor([0, 1, 0, 1, 0, 1])
-    none = augment_benefit.Policy("none", 16, None)
-    a = augment_benefit.train_once(none, (images, labels), (images, labels), 3, 1, 3, 2)
-    b = augment_benefit.train_once(none, (images, labels), (images, labels), 3, 1, 3, 2)
+    val = {"labels": labels, "images": {"clean": images}}
+    none = augment_benefit.Policy("none", 16, images, labels)
+    a = augment_benefit.train_once(none, val, 3, 1, 3, 2, 4)
+    b = augment_benefit.train_once(none, val, 3, 1, 3, 2, 4)
     assert a["top1"] == b["top1"]  # no augmentation draw: the same run twice
+
+
+def test_a_latent_cache_decodes_what_vary_batch_gives_and_moves_codes_toward_partners(tiny_checkpoint):
+    from aeapp.transforms import LatentCache
+
+    images = torch.stack([torch.from_numpy(make_photo(32, 48, seed=i)).permute(2, 0, 1) for i in range(4)])
+    cache = LatentCache(images, strength=2.0, p=1.0, checkpoint=str(tiny_checkpoint), dtype="float32")
+    engine = cache.engine
+    torch.manual_seed(5)
+    varied = cache(torch.tensor([2, 0]))
+    torch.manual_seed(5)
+    torch.rand(2)  # the cache's draw of which images vary
+    seed = int(torch.randint(0, 2**31 - 1, ()))
+    expected = engine.vary_batch(images[[2, 0]], 2.0, seed)
+    assert torch.allclose(varied, expected, atol=1e-5)
+    still = LatentCache(images, strength=0.0, p=1.0, checkpoint=str(tiny_checkpoint), dtype="float32")
+    own, partner = still.mix(torch.tensor([1]), torch.tensor([3]), torch.tensor([0.0])), still.mix(torch.tensor([1]), torch.tensor([3]), torch.tensor([1.0]))
+    assert torch.allclose(own, engine.vary_batch(images[[1]], 0.0), atol=1e-5)
+    assert torch.allclose(partner, engine.vary_batch(images[[3]], 0.0), atol=1e-5)
+    assert LatentCache(images, p=0.0, checkpoint=str(tiny_checkpoint))(torch.tensor([0, 1])).equal(images[:2])
 
 
 def test_session_memory_script_reports_what_sessions_hold():
