@@ -355,8 +355,8 @@ class Engine:
         start = self._first_fill(rgb, m, window)
         seeds = range(int(seed), int(seed) + int(count))
         if max(m[window].shape) <= self.tile:  # one tile: encode once, decode per seed
-            encoded = self.encode(start[window], m[window], _prefilled=True)
-            out = [_paste(start, window, self.decode(encoded, strength, s, quality, _composited=True)) for s in seeds]
+            encoded = self._encode_locked(name, start[window], m[window])
+            out = [_paste(start, window, self._decode_locked(encoded, float(strength), s, quality, composited=True)) for s in seeds]
         else:
             out = [self._predict(start, m, name, window, float(strength), torch.Generator().manual_seed(s), quality)
                    for s in seeds]
@@ -434,7 +434,18 @@ class Engine:
             finally:
                 self._pass_done()
 
-    def encode(self, image, mask=None, _prefilled: bool = False) -> EncodedImage:
+    def _encode_locked(self, name: str, image: np.ndarray, mask: np.ndarray) -> EncodedImage:
+        with self._lock, torch.inference_mode():
+            return self._encode_tensor(name, image, mask, self._noise_level(name, image))
+
+    def _decode_locked(self, encoded: EncodedImage, strength: float, seed: int, quality: str, composited: bool = False):
+        with self._lock, torch.inference_mode():
+            try:
+                return self._decode_tensor(encoded, strength, torch.Generator().manual_seed(int(seed)), quality, composited)
+            finally:
+                self._pass_done()
+
+    def encode(self, image, mask=None) -> EncodedImage:
         """The latent code of an image (and optional mask), for `decode` or inspection.
 
         Works on images up to one tile (`self.tile` pixels a side); larger ones are refused.
@@ -445,21 +456,12 @@ class Engine:
         if max(m.shape) > self.tile:
             raise ValueError(f"encode takes images up to {self.tile} px a side; repair() tiles larger ones")
         name, window = _network_and_window(m)
-        start = rgb if _prefilled else self._first_fill(rgb, m, window)
-        with self._lock, torch.inference_mode():
-            return self._encode_tensor(name, start, m, self._noise_level(name, start))
+        return self._encode_locked(name, self._first_fill(rgb, m, window), m)
 
-    def decode(self, encoded: EncodedImage, strength: float = 0.0, seed: int = 0, quality: str | None = None,
-               _composited: bool = False) -> np.ndarray:
+    def decode(self, encoded: EncodedImage, strength: float = 0.0, seed: int = 0, quality: str | None = None) -> np.ndarray:
         """Decode what `encode` returned, optionally with latent noise; float32 HxWx3 in [0,1]."""
-        quality = self.quality if quality is None else _check_quality(quality)
         _check_strength_and_mask(strength, np.zeros(1, bool))
-        with self._lock, torch.inference_mode():
-            try:
-                return self._decode_tensor(encoded, float(strength), torch.Generator().manual_seed(int(seed)), quality,
-                                           composited=_composited)
-            finally:
-                self._pass_done()
+        return self._decode_locked(encoded, float(strength), seed, self.quality if quality is None else _check_quality(quality))
 
     def warmup(self) -> None:
         """A small forward pass per network, so the first request does not pay for lazy init."""

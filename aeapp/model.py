@@ -110,9 +110,9 @@ def _refine_head(channels: int) -> nn.Sequential:
 
 
 def _detail_path(inputs: int, channels: int, blocks: int, outputs: int) -> nn.Sequential:
-    """Residual blocks at the finest level over (decoder features, unshuffled input pixels);
-    the last layer starts at zero, so adding the path leaves a trained network's output
-    unchanged until it learns."""
+    """Residual blocks at the finest level over (decoder features, the input's pixels and the
+    network's residual, both unshuffled); the last layer starts at zero, so adding the path
+    leaves a trained network's output unchanged until it learns."""
     path = nn.Sequential(nn.Conv2d(inputs, channels, 3, padding=1), nn.SiLU(), *[ResBlock(channels) for _ in range(blocks)],
                          nn.Conv2d(channels, outputs, 3, padding=1))
     nn.init.zeros_(path[-1].weight)
@@ -203,7 +203,7 @@ class ConvAutoencoder(nn.Module):
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
         self.refine = _refine_head(config.refine_channels) if config.refine_channels else None
-        self.detail = _detail_path(w[0] + 3 * r * r, config.detail_channels, config.detail_blocks, 3 * r * r) \
+        self.detail = _detail_path(w[0] + 6 * r * r, config.detail_channels, config.detail_blocks, 3 * r * r) \
             if config.detail_channels else None
 
     def encode(self, image: torch.Tensor, mask: torch.Tensor, noise_level: torch.Tensor | None = None) -> Latent:
@@ -248,7 +248,7 @@ class ConvAutoencoder(nn.Module):
         residual = self.head(x)
         outputs = [latent.input + F.pixel_shuffle(residual, r)]
         if detail and self.detail is not None:
-            seen = torch.cat([x, F.pixel_unshuffle(latent.input, r)], dim=1)
+            seen = torch.cat([x, F.pixel_unshuffle(latent.input, r), residual], dim=1)
             outputs.append(latent.input + F.pixel_shuffle(residual + self.detail(seen), r))
         if self.refine is not None:
             out = outputs[-1]

@@ -154,9 +154,10 @@ def psnr_by_kind(engine: Engine, samples: list[dict]) -> dict[str, float]:
 
 def validate(model: ConvAutoencoder, task: str, samples: list[dict], device) -> dict[str, float]:
     """PSNR per validation set and kind, through the same Engine users call, on one view (the
-    network's own figure, not the self-ensemble's). `score` is their mean: every set counts
+    network's own figure, not the self-ensemble's), at its best quality (with its detail
+    path, where it has one). `score` is their mean: every set counts
     alike, so a gain on one set bought with a loss on another does not raise it."""
-    engine = Engine({task: model}, device, torch.float32, restore_views=1)
+    engine = Engine({task: model}, device, torch.float32, restore_views=1, quality="best")  # with any detail path
     result = psnr_by_kind(engine, samples)
     result["score"] = float(np.mean(list(result.values())))
     return result
