@@ -93,14 +93,14 @@ def slow_rows(results: dict) -> list[str]:
 
 
 def speed_rows(results: dict) -> list[str]:
-    """Each method's seconds on one 1 MP photo, measured in the same run: inpainting methods on
-    thick strokes, denoisers on Gaussian sigma 25 (the other tasks in results.json)."""
+    """Each method's seconds on one 1 MP photo, measured in the same run: the inpainting
+    methods on thick strokes, the denoisers on Gaussian sigma 25."""
     times = results.get("one_megapixel_seconds") or {}
     rows = []
-    for family_task, label in (("thick", "holes (thick strokes)"), ("noise25", "noise (Gaussian σ 25)")):
-        for method, seconds in (times.get(family_task) or {}).items():
-            ratio = seconds / times[family_task]["aeapp"] if "aeapp" in times[family_task] else float("nan")
-            rows.append(f"| {label} | {method} | {seconds:.2f} | {ratio:.1f}x |")
+    for task, by_method in times.items():
+        for method, seconds in by_method.items():
+            ratio = seconds / by_method["aeapp"] if "aeapp" in by_method else float("nan")
+            rows.append(f"| {TASK_NAMES.get(task, task)} | {method} | {seconds:.2f} | {ratio:.1f}x |")
     return ["| task | method | seconds, 1 MP | vs aeapp |", "|---|---|---|---|", *rows] if rows else []
 
 
