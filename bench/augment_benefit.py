@@ -25,6 +25,8 @@ copies of it (Gaussian sigma 15 and 25, a simulated camera's noise: aeapp.damage
 mean and standard error over seeds and as the paired difference from classical with its 95%
 interval and the smallest difference the seeds can detect (80% power); seconds per epoch,
 and of them the seconds spent augmenting. Writes augment_benefit.json, .md and .png.
+Seeds can run in parallel processes and be merged: `--merge A/augment_benefit.json
+B/augment_benefit.json --out bench/results`.
 """
 
 from __future__ import annotations
@@ -276,9 +278,37 @@ def plot(results: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def merge(paths: list[Path]) -> dict:
+    """One result from runs of the same settings on different seeds (say, one process per
+    core): their runs side by side, in seed order, summarised again."""
+    parts = [json.loads(Path(path).read_text()) for path in paths]
+    first = parts[0]
+    keys = ("train_images", "val_images", "size", "stored", "epochs", "width", "evals", "latent")
+    for other in parts[1:]:
+        differ = [k for k in keys if other.get(k) != first.get(k)] + (["policies"] if set(other["runs"]) != set(first["runs"]) else [])
+        if differ:
+            raise ValueError(f"cannot merge runs whose settings differ: {', '.join(differ)}")
+    seeds = [seed for part in parts for seed in part["seeds"]]
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"the runs share seeds: {sorted(seeds)}")
+    order = np.argsort(seeds)
+    runs = {name: [[r for part in parts for r in part["runs"][name]][i] for i in order] for name in first["runs"]}
+    return {**first, "command": " && ".join(part["command"] for part in parts), "seeds": sorted(seeds), "runs": runs,
+            "summary": summarise(runs, first["evals"])}
+
+
+def write(results: dict, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "augment_benefit.json").write_text(json.dumps(results, indent=2))
+    (out / "augment_benefit.md").write_text(markdown(results))
+    plot(results, out / "augment_benefit.png")
+
+
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", required=True, help="folder with train/ and val/ in ImageFolder layout")
+    p.add_argument("--merge", nargs="+", type=Path, metavar="JSON",
+                   help="instead of training: merge augment_benefit.json files of the same settings and other seeds")
+    p.add_argument("--data", help="folder with train/ and val/ in ImageFolder layout")
     p.add_argument("--out", default="bench/results")
     p.add_argument("--size", type=int, default=112, help="training and validation crop in pixels")
     p.add_argument("--stored", type=int, default=STORED, help="side the photos are resized and cropped to first")
@@ -293,6 +323,16 @@ def main(argv=None) -> dict:
     p.add_argument("--checkpoint", default=None)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args = p.parse_args(argv)
+    if args.merge:
+        try:
+            results = merge(args.merge)
+        except ValueError as err:
+            p.error(str(err))
+        write(results, Path(args.out))
+        print(markdown(results), flush=True)
+        return results
+    if not args.data:
+        p.error("--data is required (or --merge)")
     if "classical" not in args.policies:
         p.error("the policies must include classical: the others are compared with it")
     if args.threads:
@@ -326,11 +366,7 @@ def main(argv=None) -> dict:
         "latent": {"strength": args.strength, "p": args.p, "psnr": psnr, "gaussian_sigma": sigma},
         "runs": runs, "summary": summarise(runs, evals),
     }
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "augment_benefit.json").write_text(json.dumps(results, indent=2))
-    (out / "augment_benefit.md").write_text(markdown(results))
-    plot(results, out / "augment_benefit.png")
+    write(results, Path(args.out))
     print(markdown(results), flush=True)
     return results
 

@@ -243,6 +243,19 @@ def test_augment_benefit_trains_every_policy_on_the_same_seeds(tmp_path, tiny_ch
     md = (tmp_path / "out" / "augment_benefit.md").read_text()
     assert "| classical+latent |" in md and "80% power" in md
     assert (tmp_path / "out" / "augment_benefit.png").stat().st_size > 5_000
+    # Seeds run apart (one process per core) merge into the result one process would give.
+    argv = ["--data", str(tmp_path / "data"), "--size", "16", "--stored", "24", "--epochs", "1", "--batch", "4", "--width", "4",
+            "--checkpoint", str(tiny_checkpoint)]
+    augment_benefit.main([*argv, "--seeds", "1", "--out", str(tmp_path / "b")])
+    augment_benefit.main([*argv, "--seeds", "0", "--out", str(tmp_path / "a")])
+    merged = augment_benefit.main(["--merge", str(tmp_path / "b" / "augment_benefit.json"),
+                                   str(tmp_path / "a" / "augment_benefit.json"), "--out", str(tmp_path / "m")])
+    assert merged["seeds"] == [0, 1]
+    accuracy = lambda r: {p: {ev: v[ev] for ev in r["evals"]} for p, v in r["summary"].items()}  # noqa: E731 (timings differ)
+    assert accuracy(merged) == accuracy(results)
+    with pytest.raises(SystemExit):
+        augment_benefit.main(["--merge", str(tmp_path / "a" / "augment_benefit.json"), str(tmp_path / "a" / "augment_benefit.json"),
+                              "--out", str(tmp_path / "m")])
 
 
 def test_the_same_seed_gives_every_policy_the_same_start_and_order():
