@@ -72,14 +72,6 @@ class ModelConfig:
     # trained on look, which is what fails on other kinds of photographs (FFDNet's noise map,
     # estimated so the user still gives nothing).
     noise_level_input: bool = False
-    # An optional detail path at the finest level (1/unshuffle of the side): `detail_blocks`
-    # residual blocks of `detail_channels` that see the decoder's finest features and the
-    # input's own pixels, and add a correction to the output (0: none). FFDNet and DnCNN
-    # spend their compute there; the U-shaped network spends it at coarse levels, which
-    # gives it context but loses thin lines and fine texture. Trained so the network works
-    # with and without it: an engine runs it for its best quality and skips it to be fast.
-    detail_channels: int = 0
-    detail_blocks: int = 0
 
     def __post_init__(self):
         levels = len(self.widths)
@@ -91,8 +83,6 @@ class ModelConfig:
             raise ValueError("unshuffle and latent_channels must be positive")
         if self.refine_channels < 0:
             raise ValueError("refine_channels must be 0 (no refinement head) or positive")
-        if self.detail_channels < 0 or self.detail_blocks < 0 or bool(self.detail_channels) != bool(self.detail_blocks):
-            raise ValueError("detail_channels and detail_blocks must both be 0 (no detail path) or both positive")
 
     @property
     def stride(self) -> int:

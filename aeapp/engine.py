@@ -37,9 +37,6 @@ VARY_STRENGTH = 3.0
 # image (a self-ensemble, `restore_views`): 2 views add 0.06 to 0.10 dB at twice the cost, an
 # invisible gain, so one by default.
 RESTORE_VIEWS = 1
-# "fast" runs each network without its optional detail path, "best" with it (where it has
-# one: see ModelConfig.detail_channels); the same output where it has none.
-QUALITIES = ("fast", "best")
 NETWORKS = {"fill": "filling holes", "restore": "blind restoration (no mask)"}
 
 
@@ -115,9 +112,8 @@ class Engine:
     """Loaded networks on one device, and the operations built on them.
 
     Thread-safe: calls from several threads share the weights and run one forward pass at
-    a time (on a CPU the forward pass already uses every core). `quality`: "fast" or "best"
-    (QUALITIES), the default of every call. `after_pass`: called after each network pass, for
-    a server's memory policy (aeapp.serving); nothing by default.
+    a time (on a CPU the forward pass already uses every core). `after_pass`: called after
+    each network pass, for a server's memory policy (aeapp.serving); nothing by default.
     """
 
     def __init__(
@@ -132,7 +128,6 @@ class Engine:
         restore_views: int = RESTORE_VIEWS,
         edge_solve: bool = True,
         inference: dict[str, InferenceConfig] | None = None,
-        quality: str = "fast",
         after_pass: Callable[[], None] | None = None,
     ):
         unknown = sorted(set(networks) - set(NETWORKS))
@@ -144,7 +139,6 @@ class Engine:
         # Re-solve the ring of hole pixels next to a known pixel after the fill network
         # (aeapp/edge_solve.py); False shows the network alone.
         self.edge_solve = bool(edge_solve)
-        self.quality = _check_quality(quality)
         self.after_pass = after_pass
         self.device = device
         self.dtype = dtype
@@ -178,10 +172,6 @@ class Engine:
             raise ValueError(f"this checkpoint has no {name!r} network, so {NETWORKS[name]} is not available")
         return self.networks[name]
 
-    def has_detail(self, name: str = "restore") -> bool:
-        """Whether "best" quality differs from "fast" for this network (it has a detail path)."""
-        return name in self.networks and self.networks[name].detail is not None
-
     # ---- tensors ------------------------------------------------------------------------
 
     def _to_tensor(self, array: np.ndarray) -> torch.Tensor:
@@ -208,20 +198,20 @@ class Engine:
         return EncodedImage(model.encode(x, m, level), name, size, noise_level)
 
     def _decode_tensor(self, encoded: EncodedImage, strength: float, generator: torch.Generator | None,
-                       quality: str, composited: bool = False) -> np.ndarray:
+                       composited: bool = False) -> np.ndarray:
         """The decoded image; `composited`: the caller keeps only a fill's hole pixels."""
         model = self.network(encoded.network)
         latent = encoded.latent
         if strength:
             latent = model.add_latent_noise(latent, strength, generator, levels=self.inference[encoded.network].noisy_skip_levels)
-        out = model.decode(latent, holes_only=composited and encoded.network == "fill", detail=quality == "best")
+        out = model.decode(latent, holes_only=composited and encoded.network == "fill")
         return self._to_array(unpad(out, encoded.size))
 
     def _pass_done(self) -> None:
         if self.after_pass is not None:
             self.after_pass()
 
-    def _predict(self, image, mask, name, window, strength, generator, quality, progress: ProgressFn | None = None) -> np.ndarray:
+    def _predict(self, image, mask, name, window, strength, generator, progress: ProgressFn | None = None) -> np.ndarray:
         """Network output (not yet composited) for an image of any size, tiled when large.
 
         `name` and `window` come from `_network_and_window`: with holes anywhere, the "fill"
@@ -239,7 +229,7 @@ class Engine:
                 for v in range(views):
                     sub = _part(progress, v, views, "view") if views > 1 else progress
                     seen = tiling.unview(self._predict_tiles(name, tiling.view(part, v), tiling.view(part_mask, v), strength,
-                                                             generator, quality, sub, level), v)
+                                                             generator, sub, level), v)
                     pred = seen if pred is None else pred + seen
                 if views > 1:
                     pred /= views
@@ -247,19 +237,18 @@ class Engine:
                 self._pass_done()
         return _paste(image, window, pred)
 
-    def _predict_tiles(self, name, image, mask, strength, generator, quality, progress, noise_level) -> np.ndarray:
+    def _predict_tiles(self, name, image, mask, strength, generator, progress, noise_level) -> np.ndarray:
         h, w = mask.shape
         where = tiling.tiles(h, w, self.tile, self.overlap, self.network(name).config.stride)
         if len(where) == 1:
-            return self._decode_tensor(self._encode_tensor(name, image, mask, noise_level), strength, generator, quality,
-                                       composited=True)
+            return self._decode_tensor(self._encode_tensor(name, image, mask, noise_level), strength, generator, composited=True)
         blend = tiling.Blend(h, w, self.overlap)
         for done, sl in enumerate(where, start=1):
             if name == "fill" and not mask[sl].any():
                 pred = image[sl]  # no holes here: the composite keeps these pixels anyway
             else:
                 pred = self._decode_tensor(  # one expression: no tile's latent outlives its decode
-                    self._encode_tensor(name, image[sl], mask[sl], noise_level), strength, generator, quality, composited=True
+                    self._encode_tensor(name, image[sl], mask[sl], noise_level), strength, generator, composited=True
                 )
             blend.add(sl, pred)
             if progress:
@@ -308,7 +297,6 @@ class Engine:
         strength: float = 0.0,
         seed: int | None = None,
         progress: ProgressFn | None = None,
-        quality: str | None = None,
     ) -> np.ndarray:
         """Repair an image: fill the masked pixels, keep every other pixel exactly.
 
@@ -318,7 +306,6 @@ class Engine:
         steps: passes; each pass after the first re-encodes the previous result, known pixels
             re-imposed. strength: latent noise in standard deviations of the latent (0 =
             deterministic); different seeds give different fills. seed: None means 0.
-        quality: "fast" or "best" (QUALITIES); None: the engine's.
         Returns float32 HxWx3 in [0,1].
         """
         rgb, m = self.prepare(image, mask)
@@ -326,20 +313,17 @@ class Engine:
         if not 1 <= steps <= 16:
             raise ValueError(f"steps must be between 1 and 16, got {steps}")
         _check_strength_and_mask(strength, m)
-        quality = self.quality if quality is None else _check_quality(quality)
         generator = torch.Generator().manual_seed(int(seed or 0)) if strength else None
         name, window = _network_and_window(m)
         current = self._first_fill(rgb, m, window)
         for step in range(steps):
-            pred = self._predict(current, m, name, window, float(strength), generator, quality,
-                                 _part(progress, step, steps, "pass"))
+            pred = self._predict(current, m, name, window, float(strength), generator, _part(progress, step, steps, "pass"))
             current = pred if name == "restore" else self._fill_result(pred, rgb, m)
             if progress:
                 progress((step + 1) / steps, f"pass {step + 1}/{steps} done")
         return current
 
-    def vary(self, image, strength: float = VARY_STRENGTH, count: int = 4, seed: int = 0, mask=None,
-             quality: str | None = None) -> list[np.ndarray]:
+    def vary(self, image, strength: float = VARY_STRENGTH, count: int = 4, seed: int = 0, mask=None) -> list[np.ndarray]:
         """`count` variants of an image, one per seed in seed .. seed+count-1.
 
         The image is encoded once; each variant decodes the latent plus `strength` standard
@@ -350,19 +334,17 @@ class Engine:
         if not 1 <= int(count) <= 64:
             raise ValueError(f"count must be between 1 and 64, got {count}")
         _check_strength_and_mask(strength, m)
-        quality = self.quality if quality is None else _check_quality(quality)
         name, window = _network_and_window(m)
         start = self._first_fill(rgb, m, window)
         seeds = range(int(seed), int(seed) + int(count))
         if max(m[window].shape) <= self.tile:  # one tile: encode once, decode per seed
             encoded = self._encode_locked(name, start[window], m[window])
-            out = [_paste(start, window, self._decode_locked(encoded, float(strength), s, quality, composited=True)) for s in seeds]
+            out = [_paste(start, window, self._decode_locked(encoded, float(strength), s, composited=True)) for s in seeds]
         else:
-            out = [self._predict(start, m, name, window, float(strength), torch.Generator().manual_seed(s), quality)
-                   for s in seeds]
+            out = [self._predict(start, m, name, window, float(strength), torch.Generator().manual_seed(s)) for s in seeds]
         return [self._fill_result(o, rgb, m) if name == "fill" else o for o in out]
 
-    def vary_batch(self, images: torch.Tensor, strength, seed: int = 0, quality: str | None = None) -> torch.Tensor:
+    def vary_batch(self, images: torch.Tensor, strength, seed: int = 0) -> torch.Tensor:
         """Whole-image variations of a batch, for training pipelines: (N,3,H,W) float in
         [0,1] on any device -> float32 (N,3,H,W) on the engine's device. Each image is
         encoded once and the batch goes through the network at once; `strength` is a float
@@ -371,10 +353,10 @@ class Engine:
         _check_batch(images)
         if max(images.shape[-2:]) > self.tile:
             strengths = torch.as_tensor(strength, dtype=torch.float32).expand(len(images))
-            rows = [self.vary(img.permute(1, 2, 0).float().cpu().numpy(), float(s), 1, seed + i, quality=quality)[0]
+            rows = [self.vary(img.permute(1, 2, 0).float().cpu().numpy(), float(s), 1, seed + i)[0]
                     for i, (img, s) in enumerate(zip(images, strengths))]
             return torch.from_numpy(np.stack(rows)).permute(0, 3, 1, 2).to(self.device)
-        return self.decode_batch(self.encode_batch(images), strength, seed, quality=quality)
+        return self.decode_batch(self.encode_batch(images), strength, seed)
 
     def encode_batch(self, images: torch.Tensor) -> EncodedImage:
         """The restore network's latent codes of a batch of same-size images ((N,3,H,W) float
@@ -395,7 +377,7 @@ class Engine:
                 self._pass_done()
 
     def decode_batch(self, encoded: EncodedImage, strength, seed: int = 0, select: torch.Tensor | None = None,
-                     quality: str | None = None, mix: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+                     mix: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
         """Decode the images `select` picks (indices; default all) of an `encode_batch`
         result: float32 (n,3,H,W) in [0,1] on the engine's device. `strength`: latent noise,
         a float or one per picked image, drawn from a generator seeded by `seed`. `mix`:
@@ -406,7 +388,6 @@ class Engine:
         strength = torch.as_tensor(strength, dtype=torch.float32).expand(len(pick))
         if len(strength) and not 0.0 <= float(strength.min()) <= float(strength.max()) <= 5.0:
             raise ValueError("strength must be between 0 and 5")
-        quality = self.quality if quality is None else _check_quality(quality)
         model = self.network(encoded.network)
 
         def rows(t: torch.Tensor | None, index: torch.Tensor):
@@ -429,7 +410,7 @@ class Engine:
                 if bool((strength > 0).any()):
                     picked = model.add_latent_noise(picked, strength, torch.Generator().manual_seed(int(seed)),
                                                     levels=self.inference[encoded.network].noisy_skip_levels)
-                out = model.decode(picked, detail=quality == "best")
+                out = model.decode(picked)
                 return unpad(out, encoded.size).float().clamp_(0, 1).contiguous()
             finally:
                 self._pass_done()
@@ -438,10 +419,10 @@ class Engine:
         with self._lock, torch.inference_mode():
             return self._encode_tensor(name, image, mask, self._noise_level(name, image))
 
-    def _decode_locked(self, encoded: EncodedImage, strength: float, seed: int, quality: str, composited: bool = False):
+    def _decode_locked(self, encoded: EncodedImage, strength: float, seed: int, composited: bool = False):
         with self._lock, torch.inference_mode():
             try:
-                return self._decode_tensor(encoded, strength, torch.Generator().manual_seed(int(seed)), quality, composited)
+                return self._decode_tensor(encoded, strength, torch.Generator().manual_seed(int(seed)), composited)
             finally:
                 self._pass_done()
 
@@ -458,10 +439,10 @@ class Engine:
         name, window = _network_and_window(m)
         return self._encode_locked(name, self._first_fill(rgb, m, window), m)
 
-    def decode(self, encoded: EncodedImage, strength: float = 0.0, seed: int = 0, quality: str | None = None) -> np.ndarray:
+    def decode(self, encoded: EncodedImage, strength: float = 0.0, seed: int = 0) -> np.ndarray:
         """Decode what `encode` returned, optionally with latent noise; float32 HxWx3 in [0,1]."""
         _check_strength_and_mask(strength, np.zeros(1, bool))
-        return self._decode_locked(encoded, float(strength), seed, self.quality if quality is None else _check_quality(quality))
+        return self._decode_locked(encoded, float(strength), seed)
 
     def warmup(self) -> None:
         """A small forward pass per network, so the first request does not pay for lazy init."""
@@ -470,19 +451,12 @@ class Engine:
         hole[16:32, 16:32] = True
         for name, mask in (("restore", None), ("fill", hole)):
             if name in self.networks:
-                for quality in QUALITIES if self.has_detail(name) else ("fast",):
-                    self.repair(image, mask, quality=quality)
+                self.repair(image, mask)
 
 
 def _check_batch(images: torch.Tensor) -> None:
     if images.ndim != 4 or images.shape[1] != 3:
         raise ValueError(f"a batch is (N, 3, H, W) images, got shape {tuple(images.shape)}")
-
-
-def _check_quality(quality: str) -> str:
-    if quality not in QUALITIES:
-        raise ValueError(f"quality must be one of {', '.join(QUALITIES)}, got {quality!r}")
-    return quality
 
 
 @functools.lru_cache(maxsize=4)

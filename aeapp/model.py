@@ -109,17 +109,6 @@ def _refine_head(channels: int) -> nn.Sequential:
     return head
 
 
-def _detail_path(inputs: int, channels: int, blocks: int, outputs: int) -> nn.Sequential:
-    """Residual blocks at the finest level over (decoder features, the input's pixels and the
-    network's residual, both unshuffled); the last layer starts at zero, so adding the path
-    leaves a trained network's output unchanged until it learns."""
-    path = nn.Sequential(nn.Conv2d(inputs, channels, 3, padding=1), nn.SiLU(), *[ResBlock(channels) for _ in range(blocks)],
-                         nn.Conv2d(channels, outputs, 3, padding=1))
-    nn.init.zeros_(path[-1].weight)
-    nn.init.zeros_(path[-1].bias)
-    return path
-
-
 HEAD_HALO = 3  # the refinement head's reach: three 3x3 convolutions
 HEAD_BLOCK = 32  # side of the blocks `_refine_holes` runs the head on
 HEAD_BLOCKS_MAX_SHARE = 0.5  # above this share of blocks with holes, the whole image is cheaper
@@ -203,8 +192,6 @@ class ConvAutoencoder(nn.Module):
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
         self.refine = _refine_head(config.refine_channels) if config.refine_channels else None
-        self.detail = _detail_path(w[0] + 6 * r * r, config.detail_channels, config.detail_blocks, 3 * r * r) \
-            if config.detail_channels else None
 
     def encode(self, image: torch.Tensor, mask: torch.Tensor, noise_level: torch.Tensor | None = None) -> Latent:
         """Encode an image whose holes (mask 1) hold zeros on a first pass, or a previous
@@ -228,34 +215,22 @@ class ConvAutoencoder(nn.Module):
         x = self.global_blocks(x)
         return Latent(code=self.to_latent(x), skips=skips, input=image, mask=mask)
 
-    def decode(self, latent: Latent, holes_only: bool = False, detail: bool = True) -> torch.Tensor:
+    def decode(self, latent: Latent, holes_only: bool = False) -> torch.Tensor:
         """The repaired image. `holes_only`: the caller keeps only the hole pixels (mask 1),
         so the refinement head may skip blocks without one (`_refine_holes`); the output
-        there then lacks the head's correction. `detail`: run the detail path, when the
-        network has one (False: the faster output without it)."""
-        return self.decode_outputs(latent, holes_only, detail)[-1]
-
-    def decode_outputs(self, latent: Latent, holes_only: bool = False, detail: bool = True) -> list[torch.Tensor]:
-        """The output without the detail path and, when it runs, the output with it (the
-        last is what `decode` returns); training fits both, so either serves."""
+        there then lacks the head's correction."""
         x = self.from_latent(latent.code)
         for j, blocks in enumerate(self.dec):
             x = blocks(x)
             if j < len(self.up):
                 skip = latent.skips[len(latent.skips) - 1 - j]
                 x = self.merge[j](torch.cat([self.up[j](x), skip], dim=1))
-        r = self.config.unshuffle
-        residual = self.head(x)
-        outputs = [latent.input + F.pixel_shuffle(residual, r)]
-        if detail and self.detail is not None:
-            seen = torch.cat([x, F.pixel_unshuffle(latent.input, r), residual], dim=1)
-            outputs.append(latent.input + F.pixel_shuffle(residual + self.detail(seen), r))
+        out = latent.input + F.pixel_shuffle(self.head(x), self.config.unshuffle)
         if self.refine is not None:
-            out = outputs[-1]
             seen = torch.cat([out, latent.input, latent.mask], dim=1)
             delta = _refine_holes(self.refine, seen, latent.mask) if holes_only else None
-            outputs[-1] = out + (self.refine(seen) if delta is None else delta)
-        return outputs
+            out = out + (self.refine(seen) if delta is None else delta)
+        return out
 
     def draw_latent_noise(self, latent: Latent, generator: torch.Generator | None = None,
                           levels: tuple[int, ...] | None = None) -> list[torch.Tensor]:
@@ -290,9 +265,8 @@ class ConvAutoencoder(nn.Module):
         return dataclasses.replace(latent, code=code, skips=skips)
 
     def forward(self, image: torch.Tensor, mask: torch.Tensor, strength=0.0, generator=None, noise=None,
-                noise_level=None, all_outputs: bool = False):
-        """The repaired image; with `all_outputs`, `decode_outputs`' list (for training)."""
+                noise_level=None) -> torch.Tensor:
         latent = self.encode(image, mask, noise_level)
         if (strength.any() if torch.is_tensor(strength) else strength):
             latent = self.add_latent_noise(latent, strength, generator, noise)
-        return self.decode_outputs(latent) if all_outputs else self.decode(latent)
+        return self.decode(latent)

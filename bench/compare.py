@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from aeapp import damage, image_io, metrics
-from aeapp.engine import QUALITIES, Engine
+from aeapp.engine import Engine
 from bench.common import damaged_inputs, hole_samples
 
 KINDS = damage.MASK_KINDS
@@ -45,10 +45,9 @@ def samples(data, images: int, seed: int) -> tuple[list, dict]:
     return holes, noisy
 
 
-def score(path, holes: list, noisy: dict, networks=("fill", "restore"), quality: str = "fast") -> dict[str, list[float]]:
-    """Per-sample PSNR of one checkpoint, per hole kind and noise task (the CPU, as shipped),
-    at the engine's `quality` (the same for a network without a detail path)."""
-    engine = Engine.from_checkpoint(path, device="cpu", quality=quality)
+def score(path, holes: list, noisy: dict, networks=("fill", "restore")) -> dict[str, list[float]]:
+    """Per-sample PSNR of one checkpoint, per hole kind and noise task (the CPU, as shipped)."""
+    engine = Engine.from_checkpoint(path, device="cpu")
     out = {}
     if "fill" in networks:
         out.update({kind: [metrics.psnr(c, engine.repair(x, m), m) for k, c, x, m in holes if k == kind] for kind in KINDS})
@@ -121,16 +120,14 @@ def main(argv=None) -> dict:
     p.add_argument("--images", type=int, default=64, help="at most this many images of each set")
     p.add_argument("--seed", type=int, default=1, help="the holes' and noise's seed")
     p.add_argument("--networks", nargs="+", default=["fill", "restore"], choices=list(RULES), help="which networks to judge")
-    p.add_argument("--quality", default="fast", choices=QUALITIES,
-                   help="run both at this quality: best runs a network's detail path, where it has one")
     args = p.parse_args(argv)
     results: dict = {"sets": {}}
     for spec in args.data:
         name = image_io.image_set_name(spec)
         name = spec if name in results["sets"] else name  # two slices of one folder
         holes, noisy = samples(spec, args.images, args.seed)
-        results["sets"][name] = compare(score(args.first, holes, noisy, args.networks, args.quality),
-                                        score(args.second, holes, noisy, args.networks, args.quality), label=f"{name:<10} ")
+        results["sets"][name] = compare(score(args.first, holes, noisy, args.networks),
+                                        score(args.second, holes, noisy, args.networks), label=f"{name:<10} ")
     for network in args.networks:
         results[network] = verdict(network, {n: {t: r[t] for t in NETWORK_TASKS[network]} for n, r in results["sets"].items()})
     return results

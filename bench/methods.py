@@ -77,18 +77,14 @@ def run_bm3d(noisy: np.ndarray, sigma: float) -> np.ndarray:
     return np.clip(bm3d.bm3d_rgb(noisy, sigma / 255.0), 0, 1).astype(np.float32)
 
 
-def aeapp_methods(engine) -> list[Method]:
-    """aeapp as shipped, and at its best quality where a network has a detail path."""
-    out = [Method("aeapp", "aeapp", lambda x, m, task: engine.repair(x, m, quality="fast"))]
-    if engine.has_detail("restore"):
-        out.append(Method("aeapp best", "aeapp", lambda x, m, task: engine.repair(x, m, quality="best")))
-    return out
+def aeapp_method(engine) -> Method:
+    return Method("aeapp", "aeapp", lambda x, m, task: engine.repair(x, m))
 
 
 def inpainting_methods(engine, slow_limit: int) -> list[Method]:
     fsr = {"OpenCV FSR fast": lambda x, m, task: peers.inpaint_fsr(x, m),
            "OpenCV FSR best": lambda x, m, task: peers.inpaint_fsr(x, m, best=True)}
-    methods = aeapp_methods(engine)[:1] + [
+    methods = [aeapp_method(engine),
         Method("OpenCV Telea", "classical", lambda x, m, task: peers.inpaint_telea(x, m)),
         Method("OpenCV Navier-Stokes", "classical", lambda x, m, task: peers.inpaint_ns(x, m)),
         Method("scikit-image biharmonic", "classical", lambda x, m, task: inpaint_biharmonic(x, m)),
@@ -110,7 +106,7 @@ def denoising_methods(engine, tuned: dict, learned, slow_limit: int, task: str) 
 
     t = tuned[task]
     sigma = damage.NOISE_LEVELS.get(task)
-    methods = aeapp_methods(engine) + [
+    methods = [aeapp_method(engine),
         Method("OpenCV NLM", "classical", lambda x, m, _: peers.denoise_nlm(x, h=t["nlm_h"])),
         Method("scikit-image TV", "classical",
                lambda x, m, _: denoise_tv_chambolle(x, weight=t["tv_weight"], channel_axis=-1).astype(np.float32)),

@@ -65,19 +65,6 @@ def summary_rows(results: dict) -> list[str]:
     return rows
 
 
-def best_quality_rows(results: dict) -> list[str]:
-    """aeapp at its best quality (the detail path) beside its default, where it was run."""
-    rows = []
-    for s in results["sets"]:
-        for task in NOISE_TASKS:
-            fast = next((r for r in s["tasks"] if r["task"] == task and r["method"] == "aeapp"), None)
-            best_ = next((r for r in s["tasks"] if r["task"] == task and r["method"] == "aeapp best"), None)
-            if fast and best_:
-                rows.append(f"| {s['name']} | {TASK_NAMES[task]} | {fast['psnr']:.2f} | {best_['psnr']:.2f} | "
-                            f"{best_['psnr'] - fast['psnr']:+.2f} |")
-    return ["| set | task | aeapp | aeapp best | gain |", "|---|---|---|---|---|", *rows] if rows else []
-
-
 def slow_rows(results: dict) -> list[str]:
     """The slow methods on their crops, beside aeapp on the same crops."""
     rows = []
@@ -113,7 +100,7 @@ def markdown(results: dict) -> str:
     lines = [f"Machine: {results['machine']}. Command: `{results['command']}`", "",
              "PSNR in dB (inside the holes for inpainting); in brackets aeapp's margin over the method.", ""]
     lines += summary_rows(results) + [""]
-    for extra in (best_quality_rows(results), slow_rows(results), speed_rows(results)):
+    for extra in (slow_rows(results), speed_rows(results)):
         if extra:
             lines += extra + [""]
     for s in results["sets"]:

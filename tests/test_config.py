@@ -44,13 +44,6 @@ def test_noisy_skip_levels_must_be_levels_the_architecture_has():
         InferenceConfig(noisy_skip_levels=(1,)).check(two_levels)
 
 
-def test_a_detail_path_needs_both_its_width_and_its_depth():
-    assert ModelConfig(detail_channels=8, detail_blocks=2).detail_channels == 8
-    for channels, blocks in ((8, 0), (0, 2), (-1, -1)):
-        with pytest.raises(ValueError, match="detail_channels and detail_blocks"):
-            ModelConfig(detail_channels=channels, detail_blocks=blocks)
-
-
 def test_training_data_has_no_default_outside_the_repository():
     with pytest.raises(ValueError, match="data is required"):
         TrainConfig()

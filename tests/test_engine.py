@@ -328,33 +328,6 @@ def test_a_noise_level_network_is_told_the_same_level_on_every_path():
     np.testing.assert_allclose(engine.vary_batch(batch, 0.0)[0].permute(1, 2, 0).numpy(), repaired, rtol=0, atol=1e-5)
 
 
-def test_best_quality_runs_the_detail_path_and_fast_leaves_it_out(photo):
-    import dataclasses
-
-    from aeapp.model import ConvAutoencoder
-
-    from .conftest import TINY, TINY_INFERENCE
-
-    torch.manual_seed(0)
-    net = ConvAutoencoder(dataclasses.replace(TINY, detail_channels=4, detail_blocks=1), TINY_INFERENCE).eval()
-    with torch.no_grad():
-        for p in net.parameters():
-            p.normal_(0.0, 0.15)
-    engine = Engine({"restore": net}, torch.device("cpu"), torch.float32)
-    assert engine.has_detail("restore") and not Engine(make_tiny_networks(), torch.device("cpu"), torch.float32).has_detail()
-    fast, best = engine.repair(photo, quality="fast"), engine.repair(photo, quality="best")
-    assert np.abs(fast - best).mean() > 1e-3
-    assert np.array_equal(fast, engine.repair(photo))  # fast is the default ...
-    assert np.array_equal(best, Engine({"restore": net}, torch.device("cpu"), torch.float32, quality="best").repair(photo))
-    # ... and is the network without its detail path.
-    without = dataclasses.replace(TINY, detail_channels=0, detail_blocks=0)
-    base = ConvAutoencoder(without, TINY_INFERENCE).eval()
-    base.load_state_dict({k: v for k, v in net.state_dict().items() if not k.startswith("detail.")})
-    assert np.array_equal(fast, Engine({"restore": base}, torch.device("cpu"), torch.float32).repair(photo))
-    with pytest.raises(ValueError, match="quality must be one of fast, best"):
-        engine.repair(photo, quality="max")
-
-
 def test_concurrent_calls_match_sequential_ones(engine):
     images = [make_photo(24 + 4 * i, 30, seed=i) for i in range(6)]
     expected = [engine.repair(img, strength=0.5, seed=i) for i, img in enumerate(images)]

@@ -25,16 +25,15 @@ def init_weights(cfg: TrainConfig, model: ConvAutoencoder, ema: ConvAutoencoder)
     if source is None:
         raise SystemExit(f"--init-from {cfg.init_from} has no {cfg.task!r} network (it has {', '.join(networks)})")
     # The differences allowed grow the network and start from the source's output: a
-    # refinement head added or widened, a detail path added, global blocks appended after the
-    # source's, and a restore network's fourth channel turned from the (empty) mask to the
-    # noise level.
+    # refinement head added or widened, global blocks appended after the source's, and a
+    # restore network's fourth channel turned from the (empty) mask to the noise level.
     own = model.state_dict()
     loaded = {k: _widened(v, own[k]) if k.startswith("refine.") and k in own else v
               for k, v in source.state_dict().items()}
     added = range(source.config.global_blocks, model.config.global_blocks)
     try:
         missing, unexpected = model.load_state_dict(loaded, strict=False)
-        fits = not unexpected and all(k.startswith(("refine.", "detail.")) or _block_index(k) in added for k in missing)
+        fits = not unexpected and all(k.startswith("refine.") or _block_index(k) in added for k in missing)
     except RuntimeError:  # a tensor of another shape
         fits = False
     if not fits:
@@ -56,16 +55,14 @@ def init_weights(cfg: TrainConfig, model: ConvAutoencoder, ema: ConvAutoencoder)
 
 def freeze_all_but_new(model: ConvAutoencoder, source: ModelConfig | None) -> None:
     """Freeze every parameter `source` (the --init-from network's config) already had, leaving
-    appended global blocks, and the refinement head or detail path when added or widened, to
-    train. Decided from the configs alone, so a resumed run freezes the same set."""
+    appended global blocks, and the refinement head when added or widened, to train. Decided
+    from the configs alone, so a resumed run freezes the same set."""
     if source is None:
         raise SystemExit("--train-new-only: the --init-from checkpoint has no network for this task")
     new_head = source.refine_channels != model.config.refine_channels
-    new_detail = (source.detail_channels, source.detail_blocks) != (model.config.detail_channels, model.config.detail_blocks)
     for name, param in model.named_parameters():
         index = _block_index(name)
-        param.requires_grad_((index is not None and index >= source.global_blocks) or (new_head and name.startswith("refine."))
-                             or (new_detail and name.startswith("detail.")))
+        param.requires_grad_((index is not None and index >= source.global_blocks) or (new_head and name.startswith("refine.")))
     if not any(p.requires_grad for p in model.parameters()):
         raise SystemExit("--train-new-only: this run's --model-* flags add nothing to the --init-from network")
 

@@ -154,10 +154,9 @@ def psnr_by_kind(engine: Engine, samples: list[dict]) -> dict[str, float]:
 
 def validate(model: ConvAutoencoder, task: str, samples: list[dict], device) -> dict[str, float]:
     """PSNR per validation set and kind, through the same Engine users call, on one view (the
-    network's own figure, not the self-ensemble's), at its best quality (with its detail
-    path, where it has one). `score` is their mean: every set counts
+    network's own figure, not the self-ensemble's). `score` is their mean: every set counts
     alike, so a gain on one set bought with a loss on another does not raise it."""
-    engine = Engine({task: model}, device, torch.float32, restore_views=1, quality="best")  # with any detail path
+    engine = Engine({task: model}, device, torch.float32, restore_views=1)
     result = psnr_by_kind(engine, samples)
     result["score"] = float(np.mean(list(result.values())))
     return result
@@ -316,11 +315,8 @@ def train_step(run: Run, clean, damaged, mask) -> tuple[torch.Tensor, dict[str, 
     if cfg.latent_noise_draws > 1 and strength.any():
         noise = closest_noise(run.model, inputs, mask, clean, weight, strength.to(dev), cfg.latent_noise_draws, gen, run.amp)
     with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=run.amp):
-        preds = run.step_fn(inputs, mask, strength=strength.to(dev), generator=None, noise=noise, all_outputs=True)
-    # With a detail path both outputs are fitted, so the network serves with it and without.
-    fitted = [loss_fn(pred, clean, weight, cfg, sample_weight) for pred in preds]
-    loss = sum(part[0] for part in fitted) / len(fitted)
-    parts = fitted[-1][1]
+        pred = run.step_fn(inputs, mask, strength=strength.to(dev), generator=None, noise=noise)
+    loss, parts = loss_fn(pred, clean, weight, cfg, sample_weight)
     run.optimizer.zero_grad(set_to_none=True)
     loss.backward()
     gnorm = torch.nn.utils.clip_grad_norm_(run.trained, cfg.grad_clip)
