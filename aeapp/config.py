@@ -190,12 +190,6 @@ class TrainConfig:
     # signal-dependent and spatially correlated noise, JPEG, in random order) rather than by
     # white Gaussian noise.
     realistic_noise_prob: float = 0.0
-    # Fraction of crops taken from procedurally drawn images (train/synthetic.py: dead leaves,
-    # facades under perspective, periodic patterns, text) rather than from `data`: the
-    # straight edges, repeated structure and lettering of city and document photographs,
-    # which BSDS500 rarely shows. `synthetic_images` of 512x512 are drawn once per run.
-    synthetic_prob: float = 0.0
-    synthetic_images: int = 400
     p_noisy_context: float = 0.25  # fill: fraction of samples whose known pixels are noisy
     # fill: relative odds of thin strokes, thick strokes, boxes and scratches in the hole
     # mixture (aeapp.damage.MASK_KINDS order); a fine-tune can lean on the kinds it lacks.
@@ -242,8 +236,6 @@ class TrainConfig:
             raise ValueError("model noise_level_input is for the restore network: the fill network's fourth channel is the mask")
         if not 0.0 <= self.realistic_noise_prob <= 1.0:
             raise ValueError(f"realistic_noise_prob must be between 0 and 1, got {self.realistic_noise_prob}")
-        if not 0.0 <= self.synthetic_prob <= 1.0 or (self.synthetic_prob and self.synthetic_images < 1):
-            raise ValueError("synthetic_prob must be between 0 and 1, with synthetic_images at least 1")
         if not self.data:
             raise ValueError("data is required: the folder of training images")
         self.val_data = tuple(self.val_data)

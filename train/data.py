@@ -84,25 +84,11 @@ def random_crop(img: np.ndarray, crop: int, rng: np.random.Generator) -> np.ndar
     return np.ascontiguousarray(out, dtype=np.float32) / 255.0
 
 
-def synthetic_pool(cfg: TrainConfig, side: int = 512) -> list[np.ndarray]:
-    """The run's procedurally drawn images (uint8), the same for every process and resume:
-    drawn from the run's seed. Empty when `cfg.synthetic_prob` is 0."""
-    if not cfg.synthetic_prob:
-        return []
-    from train.synthetic import synthetic_image
-
-    rng = np.random.default_rng([cfg.seed, 7919])
-    return [image_io.to_uint8(synthetic_image(side, rng)) for _ in range(cfg.synthetic_images)]
-
-
 class DamagedCrops(IterableDataset):
-    """Endless batches of (clean, damaged, mask) NCHW float32 tensors: crops of `images`, and
-    with `cfg.synthetic_prob` some of `synthetic` (see `synthetic_pool`)."""
+    """Endless batches of (clean, damaged, mask) NCHW float32 tensors: crops of `images`."""
 
-    def __init__(self, images: list[np.ndarray], cfg: TrainConfig, rank: int = 0, start_step: int = 0,
-                 synthetic: list[np.ndarray] | None = None):
+    def __init__(self, images: list[np.ndarray], cfg: TrainConfig, rank: int = 0, start_step: int = 0):
         self.images = images
-        self.synthetic = synthetic or []
         self.cfg = cfg
         self.rank = rank
         self.start_step = start_step
@@ -123,8 +109,7 @@ class DamagedCrops(IterableDataset):
             count = max(1, round(cfg.batch_size * cfg.crop**2 / side**2))
         clean, damaged, masks = [], [], []
         for _ in range(count):
-            pool = self.synthetic if self.synthetic and rng.random() < cfg.synthetic_prob else self.images
-            img = pool[int(rng.integers(len(pool)))]
+            img = self.images[int(rng.integers(len(self.images)))]
             crop = random_crop(img, side, rng)
             image, mask = damage_sample(crop, rng, cfg, scale=max(img.shape[:2]) / 512)
             clean.append(crop)

@@ -45,7 +45,7 @@ from aeapp.config import PIXEL_LOSSES, PREFILLS, TASKS, InferenceConfig, ModelCo
 from aeapp.device import resolve, trains_in_bfloat16
 from aeapp.engine import Engine
 from aeapp.model import ConvAutoencoder
-from train.data import VAL_KINDS, DamagedCrops, load_folder, make_validation_set, synthetic_pool
+from train.data import VAL_KINDS, DamagedCrops, load_folder, make_validation_set
 from train.fine_tune import for_task, freeze_all_but_new, init_weights, lineage
 from train.losses import closest_noise, loss_fn, lr_at
 from train.state import git_commit, load_state, rng_state, save_state, set_rng_state
@@ -191,7 +191,6 @@ class Run:
     source_info: dict = field(default_factory=dict)  # a fine-tune's lineage, recorded in every file it writes
     step_fn: Any = None
     writer: Any = None
-    synthetic: list[np.ndarray] = field(default_factory=list)  # procedurally drawn images (train/synthetic.py)
 
     @property
     def main(self) -> bool:
@@ -258,14 +257,13 @@ def setup(cfg: TrainConfig, argv: list[str] | None = None) -> Run:
     ddp = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     run.step_fn = torch.compile(ddp) if cfg.compile else ddp
     run.images = load_folder(cfg.data, min_side=cfg.crop // 2)
-    run.synthetic = synthetic_pool(cfg)
     run.gen = torch.Generator().manual_seed(cfg.seed * 1000 + rank + run.step)
     if run.main:
         from torch.utils.tensorboard import SummaryWriter
 
         run.val_samples = make_validation_set(cfg.val_data, out / "val", cfg.val_images, cfg.seed, VAL_KINDS[cfg.task])
         run.writer = SummaryWriter(str(out / "tb"))
-        print(f"{len(run.images)} training images, {len(run.synthetic)} synthetic, {len(run.val_samples)} validation samples, "
+        print(f"{len(run.images)} training images, {len(run.val_samples)} validation samples, "
               f"world size {world}, {dev}",
               flush=True)
     return run
@@ -275,7 +273,7 @@ def batches(run: Run):
     """The endless stream of (clean, damaged, mask) batches on the run's device, seeded from
     the step so that a resumed run sees what the uninterrupted one would have."""
     loader = DataLoader(
-        DamagedCrops(run.images, run.cfg, rank=run.rank, start_step=run.step, synthetic=run.synthetic),
+        DamagedCrops(run.images, run.cfg, rank=run.rank, start_step=run.step),
         batch_size=None,
         num_workers=run.cfg.workers,
         pin_memory=run.dev.type == "cuda",
