@@ -16,11 +16,13 @@ aeapp and every peer (bench/methods.py) run on exactly those inputs:
               the test images), BM3D told the true sigma (slow: crops), FFDNet told the true
               sigma and told aeapp's own estimate, CDnCNN-B blind (--peers: their weights)
 
-Slow methods run on the --slow-crop centre crops of the first --slow-limit images of each
-set, aeapp on the same crops beside them. Then every method's time on one 1 MP photo, all in
-this run (so speed ratios divide times measured together), and aeapp's latency at 512x512,
-1 MP, 12 MP and 24 MP with its peak RSS. This module measures and writes results.json;
-bench/report.py turns it into results.md and quality_vs_time.png (called at the end).
+Slow methods run on --slow-crop crops (centred on the holes) of the first --slow-limit
+images of each set, aeapp on the same crops beside them. Then every method's time on one 1 MP
+photo, all in this run (so speed ratios divide times measured together), and aeapp's latency
+at 512x512, 1 MP, 12 MP and 24 MP with its peak RSS. This module measures and writes
+results.json; bench/report.py turns it into results.md and quality_vs_time.png (called at
+the end). Sets can be measured in parallel processes, all but one with --no-speed, then
+combined: `--merge A/results.json B/results.json --out bench/results`.
 """
 
 from __future__ import annotations
@@ -51,10 +53,21 @@ HEAP_POLICIES = {"batch": "kept between images (the CLI's)", "pass": "handed bac
 ONE_MEGAPIXEL = (1024, 1024)
 
 
-def centre_crop(array: np.ndarray, side: int) -> np.ndarray:
+def centre_crop(array: np.ndarray, side: int, centre: tuple[float, float] | None = None) -> np.ndarray:
+    """A crop of at most side x side around `centre` (default: the image's), kept inside it."""
     h, w = array.shape[:2]
-    y, x = max(0, (h - side) // 2), max(0, (w - side) // 2)
+    cy, cx = centre if centre is not None else (h / 2, w / 2)
+    y = int(min(max(0, round(cy - side / 2)), max(0, h - side)))
+    x = int(min(max(0, round(cx - side / 2)), max(0, w - side)))
     return array[y : y + side, x : x + side]
+
+
+def slow_crop(clean: np.ndarray, damaged: np.ndarray, mask: np.ndarray, side: int):
+    """The slow methods' crop of one image: centred on its holes' centroid, so a crop of a
+    large photo holds holes to score (a plain centre crop may hold none), else its centre."""
+    ys, xs = np.nonzero(mask)
+    centre = (float(ys.mean()), float(xs.mean())) if len(ys) else None
+    return tuple(centre_crop(a, side, centre) for a in (clean, damaged, mask))
 
 
 def _summary(task: str, method: Method, scores: list[dict], seconds: list[float], megapixels: list[float], **extra) -> dict:
@@ -74,8 +87,8 @@ def run_method(task: str, method: Method, images, inputs, engine, args) -> dict:
     if method.limit is None:
         pairs = list(zip(images, inputs))
     else:
-        pairs = [(centre_crop(c, args.slow_crop), (centre_crop(x, args.slow_crop), centre_crop(m, args.slow_crop)))
-                 for c, (x, m) in list(zip(images, inputs))[: method.limit]]
+        crops = [slow_crop(c, x, m, args.slow_crop) for c, (x, m) in list(zip(images, inputs))[: method.limit]]
+        pairs = [(c, (x, m)) for c, x, m in crops]
     scores, seconds, megapixels, ours = [], [], [], []
     for clean, (damaged, mask) in pairs:
         start = time.perf_counter()
@@ -88,7 +101,7 @@ def run_method(task: str, method: Method, images, inputs, engine, args) -> dict:
     extra = {}
     if method.limit is not None:
         metric = "psnr_holes" if task in MASK_TASKS else "psnr"
-        extra = {"crop": args.slow_crop, "aeapp_same_images": float(np.mean([s[metric] for s in ours]))}
+        extra = {"crop": args.slow_crop, "aeapp_same_images": float(np.mean([s[metric] for s in ours if metric in s]))}
     return _summary(task, method, scores, seconds, megapixels, **extra)
 
 
@@ -185,7 +198,9 @@ def speed_photo(image_sets: list[dict], side: int) -> np.ndarray:
 
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", required=True, nargs="+", metavar="SET",
+    p.add_argument("--merge", nargs="+", type=Path, metavar="JSON",
+                   help="instead of measuring: merge results.json files of other sets (one measured speed)")
+    p.add_argument("--data", nargs="+", metavar="SET",
                    help="sets of clean test images: a folder, or FOLDER[start:stop] for a slice of its sorted images")
     p.add_argument("--tune-data", help="folder of other images to tune the denoising peers' strengths on")
     p.add_argument("--tune-images", type=int, default=4)
@@ -198,6 +213,8 @@ def main(argv=None) -> dict:
     p.add_argument("--slow-crop", type=int, default=512, help="slow methods on centre crops of at most this side")
     p.add_argument("--skip", nargs="*", default=[], choices=list(PEERS), metavar="PEER",
                    help=f"peers to leave out, each quoted: {', '.join(repr(n) for n in PEERS)}")
+    p.add_argument("--no-speed", action="store_true",
+                   help="leave out the 1 MP times and the latency (for a run to --merge with one that has them)")
     p.add_argument("--latency", nargs="*", default=["512", "1MP", "12MP", "24MP"], choices=["512", "1MP", "8MP", "12MP", "24MP"])
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--speed-side", type=int, default=1024, help="side of the photo every method is timed on (1024: 1 MP)")
@@ -208,6 +225,15 @@ def main(argv=None) -> dict:
     p.add_argument("--heap", default="batch", choices=list(HEAP_POLICIES),
                    help="freed memory kept between images as the CLI keeps it (batch, the default) or handed back after every pass")
     args = p.parse_args(argv)
+    if args.merge:
+        try:
+            results = merge(args.merge)
+        except ValueError as err:
+            p.error(str(err))
+        write(results, Path(args.out))
+        return results
+    if not args.data:
+        p.error("--data is required (or --merge)")
     if args.threads:
         torch.set_num_threads(args.threads)
     with heap.keeping_freed_memory(math.inf if args.heap == "batch" else 0):
@@ -256,15 +282,50 @@ def run(args, argv, error) -> dict:
                 rows.append(report.log_row(run_method(task, method, image_set["images"], inputs, engine, args), log))
         results["sets"].append({"name": image_set["name"], "data": image_set["data"], "images": len(image_set["images"]),
                                 "tasks": rows})
-    results["one_megapixel_seconds"] = one_megapixel_times(engine, tuned, learned, args, speed_photo(image_sets, args.speed_side), log)
-    results["speed_side"] = args.speed_side
-    sizes = {"512": (512, 512), "1MP": ONE_MEGAPIXEL, "8MP": (2448, 3264), "12MP": (3000, 4000), "24MP": (4000, 6000)}
-    results["latency"] = latency(engine, [(s, sizes[s]) for s in args.latency], args.repeats, log)
-    results["peak_rss_mib"] = peak_rss_mib()
+    if not args.no_speed:
+        results["one_megapixel_seconds"] = one_megapixel_times(engine, tuned, learned, args, speed_photo(image_sets, args.speed_side), log)
+        results["speed_side"] = args.speed_side
+        sizes = {"512": (512, 512), "1MP": ONE_MEGAPIXEL, "8MP": (2448, 3264), "12MP": (3000, 4000), "24MP": (4000, 6000)}
+        results["latency"] = latency(engine, [(s, sizes[s]) for s in args.latency], args.repeats, log)
+        results["peak_rss_mib"] = peak_rss_mib()
+    write(results, out_dir, log)
+    return results
+
+
+def write(results: dict, out_dir: Path, log=print) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "results.json").write_text(json.dumps(results, indent=2))
     report.write(results, out_dir)
     log(f"wrote {out_dir}/results.json, results.md, quality_vs_time.png")
-    return results
+
+
+SPEED_KEYS = ("one_megapixel_seconds", "speed_side", "latency", "peak_rss_mib")
+
+
+def merge(paths: list[Path]) -> dict:
+    """One result from runs of the same checkpoint, seed and tuning on different sets (say,
+    one process per core): their sets in the order given, and the speed figures of the one
+    run that measured them (run the others with --no-speed), so every ratio still divides
+    times measured together."""
+    parts = [json.loads(Path(path).read_text()) for path in paths]
+    first = parts[0]
+    for other in parts[1:]:
+        differ = [k for k in ("checkpoint", "seed", "tuned") if other.get(k) != first.get(k)]
+        if differ:
+            raise ValueError(f"cannot merge runs whose settings differ: {', '.join(differ)}")
+    names = [s["name"] for part in parts for s in part["sets"]]
+    if len(set(names)) != len(names):
+        raise ValueError(f"the runs share sets: {', '.join(names)}")
+    timed = [part for part in parts if "one_megapixel_seconds" in part]
+    if len(timed) > 1:
+        raise ValueError("more than one run measured speed: run all but one with --no-speed")
+    merged = {**first, "command": " && ".join(part["command"] for part in parts),
+              "sets": [s for part in parts for s in part["sets"]]}
+    for key in SPEED_KEYS:
+        merged.pop(key, None)
+        if timed and key in timed[0]:
+            merged[key] = timed[0][key]
+    return merged
 
 
 if __name__ == "__main__":

@@ -69,6 +69,35 @@ def test_benchmark_end_to_end_on_tiny_inputs(tmp_path, tiny_checkpoint):
     assert results["latency"][0]["size"] == "512" and report.peak_of(results["latency"][0]) > 0
 
 
+def test_runs_on_different_sets_merge_with_the_speed_of_the_one_that_measured_it(tmp_path, tiny_checkpoint):
+    data, other, tune = tmp_path / "data", tmp_path / "other", tmp_path / "tune"
+    save_image(make_photo(48, 64, seed=1), data / "a.png")
+    save_image(make_photo(48, 64, seed=2), other / "b.png")
+    save_image(make_photo(48, 64, seed=9), tune / "t.png")
+    common = ["--tune-data", str(tune), "--tune-images", "1", "--tasks", "thick", "noise25", "--slow-limit", "0",
+              "--speed-side", "64", "--latency", "512", "--repeats", "1", "--checkpoint", str(tiny_checkpoint)]
+    a = benchmark.main(["--data", str(data), "--no-speed", "--out", str(tmp_path / "a"), *common])
+    b = benchmark.main(["--data", str(other), "--out", str(tmp_path / "b"), *common])
+    assert "one_megapixel_seconds" not in a and "latency" not in a
+    merged = benchmark.main(["--merge", str(tmp_path / "a" / "results.json"), str(tmp_path / "b" / "results.json"),
+                             "--out", str(tmp_path / "m")])
+    assert [s["name"] for s in merged["sets"]] == ["data", "other"] and merged["sets"][0] == a["sets"][0]
+    assert merged["one_megapixel_seconds"] == b["one_megapixel_seconds"] and merged["latency"] == b["latency"]
+    assert json.loads((tmp_path / "m" / "results.json").read_text()) == merged
+    with pytest.raises(SystemExit):  # the same set twice, both runs timed
+        benchmark.main(["--merge", str(tmp_path / "b" / "results.json"), str(tmp_path / "b" / "results.json"), "--out", str(tmp_path / "x")])
+
+
+def test_slow_methods_crop_around_the_holes_so_a_large_photo_keeps_some():
+    clean = np.zeros((100, 300, 3), np.float32)
+    mask = np.zeros((100, 300), bool)
+    mask[40:50, 260:280] = True  # far from the centre: a centre crop of 64 would miss it
+    c, x, m = benchmark.slow_crop(clean, clean + 1, mask, 64)
+    assert c.shape == (64, 64, 3) and m.sum() == mask.sum() and np.all(x == 1)
+    _, _, none = benchmark.slow_crop(clean, clean, np.zeros_like(mask), 64)
+    assert none.shape == (64, 64)
+
+
 def _results(ours: float, classical: float, learned: float) -> dict:
     def rows(shift):
         return [{"task": "noise15", "method": "aeapp", "family": "aeapp", "psnr": ours + shift},
