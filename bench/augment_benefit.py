@@ -48,6 +48,7 @@ from torchvision.transforms.v2 import functional as TF
 
 from aeapp import damage, image_io, metrics
 from aeapp.device import trains_in_bfloat16
+from bench.common import merge_or_exit
 
 POLICIES = ("none", "classical", "classical+erasing", "classical+trivialaugment", "classical+gaussian",
             "classical+latent", "classical+latentmix", "classical+latentextrap")
@@ -324,10 +325,7 @@ def main(argv=None) -> dict:
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args = p.parse_args(argv)
     if args.merge:
-        try:
-            results = merge(args.merge)
-        except ValueError as err:
-            p.error(str(err))
+        results = merge_or_exit(p, merge, args.merge)
         write(results, Path(args.out))
         print(markdown(results), flush=True)
         return results

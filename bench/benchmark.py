@@ -45,7 +45,7 @@ from aeapp.comparison import quality
 from aeapp.device import DTYPE_CHOICES
 from aeapp.engine import get_engine
 from bench import report
-from bench.common import damaged_inputs, median_seconds
+from bench.common import damaged_inputs, median_seconds, merge_or_exit
 from bench.methods import MASK_TASKS, NOISE_TASKS, PEERS, Method, methods_for, tune_denoisers
 
 ALL_TASKS = damage.SCORED_TASKS
@@ -226,10 +226,7 @@ def main(argv=None) -> dict:
                    help="freed memory kept between images as the CLI keeps it (batch, the default) or handed back after every pass")
     args = p.parse_args(argv)
     if args.merge:
-        try:
-            results = merge(args.merge)
-        except ValueError as err:
-            p.error(str(err))
+        results = merge_or_exit(p, merge, args.merge)
         write(results, Path(args.out))
         return results
     if not args.data:

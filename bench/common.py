@@ -84,3 +84,12 @@ def start_app(port: int, log_path: Path, env: dict[str, str] | None = None) -> s
             time.sleep(0.5)
     proc.kill()
     raise RuntimeError("the app did not start in 180 s")
+
+
+def merge_or_exit(parser, merge, paths):
+    """`merge(paths)` for a script's --merge, a mismatch between the runs reported as a usage
+    error (exit status 2) rather than a traceback."""
+    try:
+        return merge(paths)
+    except ValueError as err:
+        parser.error(str(err))
